@@ -1,0 +1,1 @@
+"""One router per module: webhooks, health, chat."""

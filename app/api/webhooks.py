@@ -1,0 +1,53 @@
+"""Platform callbacks: size check, verify, parse, store once, answer at once; processing comes after."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, Response
+
+from adapters.base import Adapter, WebhookRequest
+from adapters.errors import PayloadTooLarge, RequestRejected
+from app.deps import ServicesDep
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+
+@router.api_route("/{channel}", methods=["GET", "POST"])
+async def receive_webhook(channel: str, request: Request, services: ServicesDep) -> Response:
+    adapter = services.adapters.get(channel)
+    if adapter is None:
+        raise HTTPException(404, detail=f"unknown channel '{channel}'")
+    try:
+        webhook = WebhookRequest(
+            method=request.method,
+            headers={k.lower(): v for k, v in request.headers.items()},
+            query=dict(request.query_params),
+            body=await _read_body(request, adapter),
+        )
+        if (reply := adapter.handshake(webhook)) is not None:
+            return _response(reply)
+        adapter.verify(webhook)
+        messages = adapter.parse(webhook)
+    except RequestRejected as exc:
+        raise HTTPException(exc.status_code, detail=exc.reason) from None
+    accepted = 0
+    for message in messages:
+        accepted += await services.intake.accept(message)
+    return _response(adapter.acknowledge(accepted=accepted, duplicates=len(messages) - accepted))
+
+
+async def _read_body(request: Request, adapter: Adapter) -> bytes:
+    """Read at most the adapter's limit, so an oversized body is refused without being buffered."""
+    limit = adapter.max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(adapter.name, f"body is {declared} bytes (limit {limit})")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(adapter.name, f"body is over {limit} bytes")
+    return bytes(body)
+
+
+def _response(reply) -> Response:
+    return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type, headers=dict(reply.headers))

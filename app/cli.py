@@ -1,0 +1,64 @@
+"""The `kefu` command: set up a development .env, migrate the database, serve."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="kefu: customer-service bot and human-handoff router.", no_args_is_help=True)
+
+
+@app.command()
+def init(env_file: Path = typer.Option(Path(".env"), help="Where to write the settings file.")) -> None:
+    """Write a development .env with a random web-channel secret, unless one exists."""
+    if env_file.exists():
+        typer.echo(f"{env_file} exists; leaving it as it is.")
+        return
+    env_file.write_text(
+        "# Written by `kefu init` for local development. See README.md for every setting.\n"
+        f"KEFU_WEB__SECRET={secrets.token_hex(32)}\n"
+        "# KEFU_WEB__CALLBACK_URL=http://127.0.0.1:9000/kefu-callback\n",
+        encoding="utf-8",
+    )
+    typer.echo(f"Wrote {env_file} with a random KEFU_WEB__SECRET (sign web-channel requests with it).")
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database tables (Alembic) at KEFU_DATABASE_URL."""
+    from app.settings import get_settings
+    from app.store.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    typer.echo("database is up to date")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    access_log: bool = typer.Option(False, help="Log every HTTP request (costs throughput)."),
+) -> None:
+    """Run the HTTP service (webhooks, chat widget, health) with uvicorn."""
+    import uvicorn
+
+    from app.main import create_app
+    from app.settings import get_settings
+
+    settings = get_settings()
+    typer.echo(f"kefu on http://{host}:{port}  (chat page: http://{host}:{port}/chat)")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        access_log=access_log,
+        log_config=None,
+        timeout_graceful_shutdown=int(settings.engine.drain_seconds) + 5,
+    )
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,141 @@
+"""Process a conversation's next pending message: find or open the conversation, decide, store the outcome.
+
+Everything one message causes (replies, state change, the processed mark, outbox rows) commits
+in one transaction, so a crash either redoes the message or finds it fully done.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from adapters.base import Address, OutboundMessage
+from app.engine.bot import Reply, decide
+from app.store.tables import Conversation, ConversationState, Message, OutboxItem, StateTransition, utcnow
+from faq.knowledge_base import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EngineHooks:
+    """What happens after a commit: wake the outbox, push to live chat widgets."""
+
+    knowledge_base: Callable[[], KnowledgeBase | None]
+    on_outbound: Callable[[OutboundMessage], None]
+
+
+class ConversationEngine:
+    def __init__(self, sessions: async_sessionmaker, hooks: EngineHooks, *, shop_name: str) -> None:
+        self._sessions = sessions
+        self._hooks = hooks
+        self._shop_name = shop_name
+
+    async def process_next(self, address: Address) -> bool:
+        """Handle the oldest unprocessed message of `address`; False when there is none."""
+        async with self._sessions.begin() as session:
+            message = await _next_pending(session, address)
+            if message is None:
+                return False
+            conversation = await _open_conversation(session, address, message)
+            message.conversation_id = conversation.id
+            decision = decide(
+                conversation.state, message.text, self._hooks.knowledge_base(), shop_name=self._shop_name
+            )
+            if decision.new_state:
+                transition(session, conversation, decision.new_state, decision.reason or "")
+            outbound = [await _queue_reply(session, conversation, message, reply) for reply in decision.replies]
+            message.processed_at = utcnow()
+        for item in outbound:
+            self._hooks.on_outbound(item)
+        return True
+
+    async def give_up(self, address: Address, error: str) -> None:
+        """Mark the oldest pending message failed so the conversation's later messages can go on."""
+        async with self._sessions.begin() as session:
+            message = await _next_pending(session, address)
+            if message is not None:
+                message.processed_at = utcnow()
+                message.error = error[:2000]
+                log.error("gave up on %s message %s: %s", address.channel, message.public_id, error)
+
+
+def transition(session: AsyncSession, conversation: Conversation, to_state: str, reason: str) -> None:
+    session.add(
+        StateTransition(conversation_id=conversation.id, from_state=conversation.state, to_state=to_state, reason=reason)
+    )
+    conversation.state = to_state
+
+
+async def _next_pending(session: AsyncSession, address: Address) -> Message | None:
+    return await session.scalar(
+        select(Message)
+        .where(
+            Message.channel == address.channel,
+            Message.account == address.account,
+            Message.customer_id == address.customer_id,
+            Message.direction == "in",
+            Message.processed_at.is_(None),
+        )
+        .order_by(Message.id)
+        .limit(1)
+    )
+
+
+async def _open_conversation(session: AsyncSession, address: Address, message: Message) -> Conversation:
+    conversation = await session.scalar(
+        select(Conversation).where(
+            Conversation.channel == address.channel,
+            Conversation.account == address.account,
+            Conversation.customer_id == address.customer_id,
+            Conversation.state != ConversationState.CLOSED,
+        )
+    )
+    if conversation is None:
+        conversation = Conversation(
+            channel=address.channel,
+            account=address.account,
+            customer_id=address.customer_id,
+            state=ConversationState.BOT,
+        )
+        session.add(conversation)
+        await session.flush()
+        session.add(
+            StateTransition(
+                conversation_id=conversation.id, to_state=ConversationState.BOT, reason="customer wrote first"
+            )
+        )
+    if message.customer:
+        conversation.customer = message.customer
+    return conversation
+
+
+async def _queue_reply(session: AsyncSession, conversation: Conversation, inbound: Message, reply: Reply) -> OutboundMessage:
+    row = Message(
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        account=conversation.account,
+        customer_id=conversation.customer_id,
+        direction="out",
+        sender=reply.sender,
+        text=reply.text,
+        in_reply_to=inbound.platform_message_id,
+        faq_id=reply.faq_id,
+        faq_score=reply.faq_score,
+        processed_at=utcnow(),
+    )
+    session.add(row)
+    await session.flush()
+    session.add(OutboxItem(message_id=row.id, conversation_id=conversation.id, channel=conversation.channel))
+    return OutboundMessage(
+        message_id=row.public_id,
+        conversation_id=conversation.id,
+        address=Address(conversation.channel, conversation.account, conversation.customer_id),
+        sender=reply.sender,
+        text=reply.text,
+        in_reply_to=inbound.platform_message_id,
+    )

@@ -1,0 +1,76 @@
+"""Work on each conversation's pending messages one at a time, in arrival order; many conversations in parallel.
+
+A conversation gets one worker task while it has pending messages. `notify` during a run marks
+it to look again, so a message stored while the worker was finishing is never left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from adapters.base import Address
+
+log = logging.getLogger(__name__)
+
+ProcessNext = Callable[[Address], Awaitable[bool]]
+GiveUp = Callable[[Address, str], Awaitable[None]]
+
+MAX_ATTEMPTS = 5
+
+
+class Dispatcher:
+    def __init__(self, process_next: ProcessNext, give_up: GiveUp, *, workers: int, retry_delay: float = 0.5) -> None:
+        self._process_next = process_next
+        self._give_up = give_up
+        self._slots = asyncio.Semaphore(max(workers, 1))
+        self._enabled = workers > 0
+        self._retry_delay = retry_delay
+        self._running: dict[Address, asyncio.Task] = {}
+        self._look_again: set[Address] = set()
+        self._closing = False
+
+    def notify(self, address: Address) -> None:
+        if self._closing or not self._enabled:
+            return
+        if address in self._running:
+            self._look_again.add(address)
+            return
+        self._running[address] = asyncio.create_task(self._work(address), name=f"conversation {address}")
+
+    async def _work(self, address: Address) -> None:
+        try:
+            async with self._slots:
+                while not self._closing:
+                    if await self._attempt(address):
+                        continue
+                    if address not in self._look_again:
+                        break
+                    self._look_again.discard(address)
+        finally:
+            self._running.pop(address, None)
+            self._look_again.discard(address)
+
+    async def _attempt(self, address: Address) -> bool:
+        """Process one message, retrying failures; after MAX_ATTEMPTS park it as failed and move on."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return await self._process_next(address)
+            except Exception as exc:  # a bug or an outage must not stop the other conversations
+                log.exception("processing %s failed (attempt %d/%d)", address.channel, attempt, MAX_ATTEMPTS)
+                error = f"{type(exc).__name__}: {exc}"
+                if self._closing:
+                    return False
+                await asyncio.sleep(self._retry_delay * 2 ** (attempt - 1))
+        await self._give_up(address, error)
+        return True
+
+    async def drain(self, timeout: float) -> None:
+        """Stop starting work and let in-flight messages finish; the rest resumes after restart."""
+        self._closing = True
+        tasks = list(self._running.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()

@@ -1,0 +1,98 @@
+"""Build and wire every long-lived part of kefu, start them, and stop them in order."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from adapters.base import Adapter, Address, OutboundMessage
+from adapters.web import WebAdapter
+from app.engine.conversations import ConversationEngine, EngineHooks
+from app.engine.dispatcher import Dispatcher
+from app.engine.intake import Intake
+from app.engine.outbox import Outbox
+from app.knowledge import FaqService
+from app.live import LiveHub
+from app.settings import Settings
+from app.store.database import create_engine, session_factory
+from app.store.tables import Message
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: AsyncEngine
+    sessions: async_sessionmaker
+    http: httpx.AsyncClient
+    adapters: dict[str, Adapter]
+    faq: FaqService
+    live: LiveHub
+    outbox: Outbox
+    dispatcher: Dispatcher
+    intake: Intake
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        db = create_engine(settings.database_url)
+        sessions = session_factory(db)
+        http = httpx.AsyncClient(timeout=settings.outbox.send_timeout_seconds)
+        adapters: dict[str, Adapter] = {"web": _web_adapter(settings, http)}
+        faq = FaqService(settings.faq_dir)
+        live = LiveHub()
+        outbox = Outbox(sessions, adapters, settings.outbox)
+
+        def on_outbound(message: OutboundMessage) -> None:
+            outbox.wake()
+            live.publish(message)
+
+        engine = ConversationEngine(
+            sessions, EngineHooks(lambda: faq.current, on_outbound), shop_name=settings.shop_name
+        )
+        dispatcher = Dispatcher(engine.process_next, engine.give_up, workers=settings.engine.workers)
+        intake = Intake(sessions, dispatcher.notify)
+        return cls(settings, db, sessions, http, adapters, faq, live, outbox, dispatcher, intake)
+
+    async def start(self) -> None:
+        await self.faq.load()
+        self.outbox.start()
+        await self._resume_pending()
+
+    async def stop(self) -> None:
+        drain = self.settings.engine.drain_seconds
+        await self.dispatcher.drain(drain)
+        await self.outbox.drain(drain)
+        await self.http.aclose()
+        await self.db.dispose()
+
+    async def _resume_pending(self) -> None:
+        """Messages stored before a crash but never processed are picked up again, in order."""
+        query = (
+            select(Message.channel, Message.account, Message.customer_id)
+            .where(Message.direction == "in", Message.processed_at.is_(None))
+            .distinct()
+        )
+        async with self.sessions() as session:
+            addresses = [Address(*row) for row in (await session.execute(query)).all()]
+        for address in addresses:
+            self.dispatcher.notify(address)
+        if addresses:
+            log.info("resuming %d conversations with unprocessed messages", len(addresses))
+
+
+def _web_adapter(settings: Settings, http: httpx.AsyncClient) -> WebAdapter:
+    web = settings.web
+    return WebAdapter(
+        secret=web.secret.get_secret_value() if web.secret else None,
+        callback_url=web.callback_url,
+        client=http,
+        account=web.account,
+        max_body_bytes=web.max_body_bytes,
+        max_text_chars=web.max_text_chars,
+        timestamp_tolerance=web.timestamp_tolerance_seconds,
+    )

@@ -1,0 +1,83 @@
+"""All configuration, from `KEFU_*` environment variables and `.env` (nested: `KEFU_WEB__SECRET`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SAMPLE_FAQ_DIR = Path(__file__).resolve().parent.parent / "faq" / "data"
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "placeholder", "xxx", "test", "dev"}
+MIN_SECRET_LENGTH = 16
+
+
+class WebChannelSettings(BaseModel):
+    """kefu's own web channel (webhook in, signed callback out, the /chat widget)."""
+
+    secret: SecretStr | None = None
+    callback_url: str | None = None
+    account: str = "default"
+    timestamp_tolerance_seconds: float = 300
+    max_body_bytes: int = 64 * 1024
+    max_text_chars: int = 4000
+
+
+class EngineSettings(BaseModel):
+    """How many conversations are worked on at once; 0 makes an ingest-only instance."""
+
+    workers: int = Field(default=32, ge=0)
+    drain_seconds: float = 10
+
+
+class OutboxSettings(BaseModel):
+    """Retry schedule for replies: base * 2**attempt seconds, capped, until `give_up_after`."""
+
+    base_delay_seconds: float = 1.0
+    max_delay_seconds: float = 300.0
+    give_up_after_seconds: float = 24 * 3600
+    poll_seconds: float = 1.0
+    send_timeout_seconds: float = 10.0
+    parallel: int = Field(default=16, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KEFU_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./kefu.db"
+    faq_dir: Path = SAMPLE_FAQ_DIR
+    shop_name: str = "小店"
+    log_level: str = "INFO"
+    web: WebChannelSettings = WebChannelSettings()
+    engine: EngineSettings = EngineSettings()
+    outbox: OutboxSettings = OutboxSettings()
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.env != "production":
+            return self
+        secret = self.web.secret.get_secret_value() if self.web.secret else ""
+        if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                "KEFU_WEB__SECRET is missing or a placeholder: set a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)"
+            )
+        return self
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value, so the log filter can mask them."""
+        return [s.get_secret_value() for s in (self.web.secret,) if s and s.get_secret_value()]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
