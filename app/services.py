@@ -69,6 +69,7 @@ class Services:
         await self.outbox.drain(drain)
         await self.http.aclose()
         await self.db.dispose()
+        log.info("kefu stopped: in-flight work drained, the rest resumes on restart")
 
     async def _resume_pending(self) -> None:
         """Messages stored before a crash but never processed are picked up again, in order."""

@@ -2,6 +2,7 @@
 
 Protocol (JSON frames):
   server → {"type": "history", "messages": [{"message_id", "sender", "text"}]} once on connect
+           (a customer message carries the id the page sent)
   client → {"type": "message", "message_id": "<uuid>", "text": "..."}
   server → {"type": "ack", "message_id", "status": "accepted" | "duplicate"} or
            {"type": "error", "message_id", "detail"}
@@ -16,7 +17,7 @@ from importlib.resources import files
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from adapters.base import Address, OutboundMessage
 from adapters.errors import RequestRejected
@@ -78,7 +79,7 @@ async def _forward(replies: asyncio.Queue, websocket: WebSocket) -> None:
 
 async def _history(services: ServicesDep, address: Address) -> list[dict]:
     query = (
-        select(Message.public_id, Message.sender, Message.text)
+        select(func.coalesce(Message.platform_message_id, Message.public_id).label("id"), Message.sender, Message.text)
         .where(
             Message.channel == address.channel,
             Message.account == address.account,
@@ -89,4 +90,4 @@ async def _history(services: ServicesDep, address: Address) -> list[dict]:
     )
     async with services.sessions() as session:
         rows = (await session.execute(query)).all()
-    return [{"message_id": r.public_id, "sender": r.sender, "text": r.text} for r in reversed(rows)]
+    return [{"message_id": r.id, "sender": r.sender, "text": r.text} for r in reversed(rows)]

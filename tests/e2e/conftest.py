@@ -1,0 +1,69 @@
+"""kefu as a real process against a real callback server, both on 127.0.0.1."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.utils.callback_server import CallbackServer
+from tests.utils.kefu_process import KefuProcess
+from tests.utils.signing import signed_headers
+
+SECRET = "e2e-test-secret-0123456789abcdef"
+
+
+@pytest.fixture
+def callback() -> Iterator[CallbackServer]:
+    server = CallbackServer(SECRET).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    return tmp_path / "kefu.db"
+
+
+@pytest.fixture
+def kefu_factory(tmp_path: Path, database: Path, callback: CallbackServer) -> Iterator[Callable[..., KefuProcess]]:
+    started: list[KefuProcess] = []
+
+    def make(**env: str) -> KefuProcess:
+        process = KefuProcess(
+            tmp_path,
+            {
+                "KEFU_ENV": "test",
+                "KEFU_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+                "KEFU_WEB__SECRET": SECRET,
+                "KEFU_WEB__CALLBACK_URL": callback.url,
+                "KEFU_OUTBOX__BASE_DELAY_SECONDS": "0.05",
+                "KEFU_OUTBOX__POLL_SECONDS": "0.05",
+                **env,
+            },
+        )
+        started.append(process)
+        return process
+
+    yield make
+    for process in started:
+        process.kill()
+
+
+@pytest.fixture
+def kefu(kefu_factory: Callable[..., KefuProcess]) -> KefuProcess:
+    process = kefu_factory()
+    process.migrate()
+    return process.start()
+
+
+def query(database: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(database) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def post_signed(base_url: str, body: bytes, **kwargs) -> httpx.Response:
+    return httpx.post(f"{base_url}/webhooks/web", content=body, headers=signed_headers(SECRET, body, **kwargs))
