@@ -31,6 +31,10 @@ class Dispatcher:
         self._look_again: set[Address] = set()
         self._closing = False
 
+    @property
+    def busy(self) -> bool:
+        return bool(self._running)
+
     def notify(self, address: Address) -> None:
         if self._closing or not self._enabled:
             return

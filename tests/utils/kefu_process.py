@@ -45,7 +45,8 @@ class KefuProcess:
     def migrate(self) -> None:
         subprocess.run([*KEFU, "migrate"], cwd=self.workdir, env=self._environ(), check=True, capture_output=True)
 
-    def start(self, timeout: float = 30) -> KefuProcess:
+    def start(self, timeout: float = 30, ready_status: int = 200) -> KefuProcess:
+        """Start and wait until /readyz answers `ready_status` (503 for a deliberately broken setup)."""
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [*KEFU, "serve", "--port", str(self.port)], cwd=self.workdir, env=self._environ(), stdout=log, stderr=log
@@ -55,7 +56,7 @@ class KefuProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"kefu exited with {self.process.returncode}:\n{self.log_path.read_text()}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == ready_status:
                     return self
             except httpx.HTTPError:
                 pass

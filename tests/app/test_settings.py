@@ -1,0 +1,52 @@
+"""Settings come from KEFU_* variables and .env; production refuses placeholder secrets by name."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from app.settings import SAMPLE_FAQ_DIR, Settings
+
+
+def test_defaults_run_embedded_with_the_sample_faq():
+    settings = Settings()
+    assert settings.database_url == "sqlite+aiosqlite:///./kefu.db"
+    assert settings.faq_dir == SAMPLE_FAQ_DIR
+    assert settings.web.secret is None and settings.web.callback_url is None
+
+
+def test_nested_settings_use_a_double_underscore(monkeypatch):
+    monkeypatch.setenv("KEFU_WEB__SECRET", "s" * 32)
+    monkeypatch.setenv("KEFU_WEB__CALLBACK_URL", "https://shop.example/kefu")
+    monkeypatch.setenv("KEFU_OUTBOX__BASE_DELAY_SECONDS", "0.5")
+    settings = Settings()
+    assert settings.web.secret.get_secret_value() == "s" * 32
+    assert settings.web.callback_url == "https://shop.example/kefu"
+    assert settings.outbox.base_delay_seconds == 0.5
+
+
+def test_dot_env_in_the_working_directory_is_read(tmp_path):
+    (tmp_path / ".env").write_text("KEFU_SHOP_NAME=小鹿家居\nKEFU_FAQ_DIR=/srv/faq\n", encoding="utf-8")
+    settings = Settings()
+    assert settings.shop_name == "小鹿家居"
+    assert str(settings.faq_dir) == "/srv/faq"
+
+
+@pytest.mark.parametrize("secret", [None, "changeme", "short"])
+def test_production_refuses_missing_or_placeholder_secrets_naming_the_setting(monkeypatch, secret):
+    monkeypatch.setenv("KEFU_ENV", "production")
+    if secret:
+        monkeypatch.setenv("KEFU_WEB__SECRET", secret)
+    with pytest.raises(ValidationError, match="KEFU_WEB__SECRET"):
+        Settings()
+
+
+def test_production_accepts_a_real_secret(monkeypatch):
+    monkeypatch.setenv("KEFU_ENV", "production")
+    monkeypatch.setenv("KEFU_WEB__SECRET", "9f2c" * 8)
+    assert Settings().env == "production"
+
+
+def test_secret_is_not_shown_in_the_settings_repr(monkeypatch):
+    monkeypatch.setenv("KEFU_WEB__SECRET", "very-secret-value-123456")
+    assert "very-secret-value-123456" not in repr(Settings())
