@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, HTTPException, Request, Response
+from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.base import Adapter, WebhookRequest
 from adapters.errors import PayloadTooLarge, RequestRejected
 from app.deps import ServicesDep
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
@@ -30,8 +34,13 @@ async def receive_webhook(channel: str, request: Request, services: ServicesDep)
     except RequestRejected as exc:
         raise HTTPException(exc.status_code, detail=exc.reason) from None
     accepted = 0
-    for message in messages:
-        accepted += await services.intake.accept(message)
+    try:
+        for message in messages:
+            accepted += await services.intake.accept(message)
+    except SQLAlchemyError as exc:
+        # Not stored means not accepted: 503 makes the platform retry instead of losing the message.
+        log.error("storage unavailable for %s webhook: %s", channel, type(exc).__name__)
+        raise HTTPException(503, detail="storage unavailable, retry later") from None
     return _response(adapter.acknowledge(accepted=accepted, duplicates=len(messages) - accepted))
 
 

@@ -65,5 +65,6 @@ def query(database: Path, sql: str) -> list[tuple]:
         return connection.execute(sql).fetchall()
 
 
-def post_signed(base_url: str, body: bytes, **kwargs) -> httpx.Response:
-    return httpx.post(f"{base_url}/webhooks/web", content=body, headers=signed_headers(SECRET, body, **kwargs))
+def post_signed(base_url: str, body: bytes, *, timestamp: int | None = None, timeout: float = 10) -> httpx.Response:
+    headers = signed_headers(SECRET, body, timestamp=timestamp)
+    return httpx.post(f"{base_url}/webhooks/web", content=body, headers=headers, timeout=timeout)

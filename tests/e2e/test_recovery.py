@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import Counter
 
 import httpx
@@ -77,3 +78,21 @@ def test_sigterm_drains_and_exits_cleanly(kefu, kefu_factory, callback, database
 
     callback.wait_for(lambda got: len({b["in_reply_to"] for b in got}) == 20)
     assert query(database, "SELECT count(*) FROM messages WHERE processed_at IS NULL") == [(0,)]
+
+
+def test_storage_unavailable_answers_503_so_the_platform_retries(kefu, callback, database):
+    body = web_message("能开发票吗", message_id="locked-1")
+    blocker = sqlite3.connect(database, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        refused = post_signed(kefu.url, body, timeout=30)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+    retried = post_signed(kefu.url, body)
+
+    assert refused.status_code == 503 and "retry" in refused.json()["detail"]
+    assert retried.json() == {"status": "accepted"}
+    [reply] = callback.wait_for(lambda got: len(got) == 1)
+    assert reply["in_reply_to"] == "locked-1"
