@@ -19,6 +19,10 @@ run: $(STAMP)
 	$(BIN)/kefu migrate
 	$(BIN)/kefu serve
 
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
 test: $(STAMP)
 	$(BIN)/pytest
 

@@ -1,11 +1,11 @@
 """The errors adapters raise; the HTTP layer maps them to status codes.
 
-    AdapterError                 every adapter failure, with the platform's name
-    ├── RequestRejected          an inbound request we refuse; carries the HTTP status and a reason
-    │   ├── SignatureError       401: bad or missing signature, stale timestamp
-    │   ├── PayloadError         422: the body does not parse; names the field
-    │   └── PayloadTooLarge      413: body or text over the channel's limit
-    └── DeliveryError            sending to the platform failed; says whether and when to retry
+AdapterError                 every adapter failure, with the platform's name
+├── RequestRejected          an inbound request we refuse; carries the HTTP status and a reason
+│   ├── SignatureError       401: bad or missing signature, stale timestamp
+│   ├── PayloadError         422: the body does not parse; names the field
+│   └── PayloadTooLarge      413: body or text over the channel's limit
+└── DeliveryError            sending to the platform failed; says whether and when to retry
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -11,7 +12,7 @@ app = typer.Typer(help="kefu: customer-service bot and human-handoff router.", n
 
 
 @app.command()
-def init(env_file: Path = typer.Option(Path(".env"), help="Where to write the settings file.")) -> None:
+def init(env_file: Annotated[Path, typer.Option(help="Where to write the settings file.")] = Path(".env")) -> None:
     """Write a development .env with a random web-channel secret, unless one exists."""
     if env_file.exists():
         typer.echo(f"{env_file} exists; leaving it as it is.")
@@ -38,9 +39,9 @@ def migrate() -> None:
 
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(8000, help="Port to listen on."),
-    access_log: bool = typer.Option(False, help="Log every HTTP request (costs throughput)."),
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    access_log: Annotated[bool, typer.Option(help="Log every HTTP request (costs throughput).")] = False,
 ) -> None:
     """Run the HTTP service (webhooks, chat widget, health) with uvicorn."""
     import uvicorn

@@ -32,4 +32,6 @@ async def read_readiness(services: ServicesDep) -> JSONResponse:
         "error": faq.error,
     }
     ready = all(check["ok"] for check in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+    )

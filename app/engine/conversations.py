@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.base import Address, OutboundMessage
 from app.engine.bot import Reply, decide
+from app.engine.outbox import outbound_message
 from app.store.tables import Conversation, ConversationState, Message, OutboxItem, StateTransition, utcnow
 from faq.knowledge_base import KnowledgeBase
 
@@ -43,9 +44,7 @@ class ConversationEngine:
                 return False
             conversation = await _open_conversation(session, address, message)
             message.conversation_id = conversation.id
-            decision = decide(
-                conversation.state, message.text, self._hooks.knowledge_base(), shop_name=self._shop_name
-            )
+            decision = decide(conversation.state, message.text, self._hooks.knowledge_base(), shop_name=self._shop_name)
             if decision.new_state:
                 transition(session, conversation, decision.new_state, decision.reason or "")
             outbound = [await _queue_reply(session, conversation, message, reply) for reply in decision.replies]
@@ -66,7 +65,9 @@ class ConversationEngine:
 
 def transition(session: AsyncSession, conversation: Conversation, to_state: str, reason: str) -> None:
     session.add(
-        StateTransition(conversation_id=conversation.id, from_state=conversation.state, to_state=to_state, reason=reason)
+        StateTransition(
+            conversation_id=conversation.id, from_state=conversation.state, to_state=to_state, reason=reason
+        )
     )
     conversation.state = to_state
 
@@ -114,7 +115,9 @@ async def _open_conversation(session: AsyncSession, address: Address, message: M
     return conversation
 
 
-async def _queue_reply(session: AsyncSession, conversation: Conversation, inbound: Message, reply: Reply) -> OutboundMessage:
+async def _queue_reply(
+    session: AsyncSession, conversation: Conversation, inbound: Message, reply: Reply
+) -> OutboundMessage:
     row = Message(
         conversation_id=conversation.id,
         channel=conversation.channel,
@@ -131,11 +134,4 @@ async def _queue_reply(session: AsyncSession, conversation: Conversation, inboun
     session.add(row)
     await session.flush()
     session.add(OutboxItem(message_id=row.id, conversation_id=conversation.id, channel=conversation.channel))
-    return OutboundMessage(
-        message_id=row.public_id,
-        conversation_id=conversation.id,
-        address=Address(conversation.channel, conversation.account, conversation.customer_id),
-        sender=reply.sender,
-        text=reply.text,
-        in_reply_to=inbound.platform_message_id,
-    )
+    return outbound_message(row, conversation)

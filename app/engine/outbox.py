@@ -118,14 +118,7 @@ class Outbox:
                     .where(OutboxItem.id == item_id)
                 )
             ).one()
-        return OutboundMessage(
-            message_id=message.public_id,
-            conversation_id=conversation.id,
-            address=Address(conversation.channel, conversation.account, conversation.customer_id),
-            sender=message.sender,
-            text=message.text,
-            in_reply_to=message.in_reply_to,
-        )
+        return outbound_message(message, conversation)
 
     async def _record_success(self, item_id: int, delivered: bool) -> None:
         async with self._sessions.begin() as session:
@@ -147,6 +140,18 @@ class Outbox:
             delay = backoff_delay(item.attempts, self._policy, error.retry_after)
             item.next_attempt_at = now + timedelta(seconds=delay)
         log.warning("delivery of item %s failed (%s); retry in %.1f s", item_id, error.reason, delay)
+
+
+def outbound_message(message: Message, conversation: Conversation) -> OutboundMessage:
+    """The adapter's view of a stored outbound message."""
+    return OutboundMessage(
+        message_id=message.public_id,
+        conversation_id=conversation.id,
+        address=Address(conversation.channel, conversation.account, conversation.customer_id),
+        sender=message.sender,
+        text=message.text,
+        in_reply_to=message.in_reply_to,
+    )
 
 
 def _expired(created_at: datetime, now: datetime, policy: OutboxSettings) -> bool:

@@ -16,7 +16,9 @@ SECRET = "unit-secret-0123456789"
 NOW = 1_800_000_000
 
 
-def adapter(handler=None, *, secret: str | None = SECRET, callback_url: str | None = "http://shop.test/cb") -> WebAdapter:
+def adapter(
+    handler=None, *, secret: str | None = SECRET, callback_url: str | None = "http://shop.test/cb"
+) -> WebAdapter:
     transport = httpx.MockTransport(handler or (lambda request: httpx.Response(200)))
     return WebAdapter(
         secret=secret, callback_url=callback_url, client=httpx.AsyncClient(transport=transport), clock=lambda: NOW

@@ -17,9 +17,9 @@ def test_message_accepted_then_kefu_killed_is_answered_after_restart(kefu_factor
     ingest_only.migrate()
     ingest_only.start()
     for n in range(5):
-        assert post_signed(ingest_only.url, web_message("能开发票吗", customer_id=f"k{n}", message_id=f"k-{n}")).json() == {
-            "status": "accepted"
-        }
+        assert post_signed(
+            ingest_only.url, web_message("能开发票吗", customer_id=f"k{n}", message_id=f"k-{n}")
+        ).json() == {"status": "accepted"}
     assert query(database, "SELECT count(*) FROM messages WHERE processed_at IS NULL") == [(5,)]
 
     ingest_only.kill()

@@ -41,7 +41,11 @@ def test_invalid_yaml_names_the_line(tmp_path):
 
 
 def test_missing_answer_names_the_entry_line(tmp_path):
-    path = write(tmp_path, "faq.yaml", "entries:\n  - id: a\n    questions: [问A]\n    answer: 答A\n  - id: b\n    questions: [问B]\n")
+    path = write(
+        tmp_path,
+        "faq.yaml",
+        "entries:\n  - id: a\n    questions: [问A]\n    answer: 答A\n  - id: b\n    questions: [问B]\n",
+    )
     assert problems(tmp_path) == [f"{path}:5: answer: Field required"]
 
 
