@@ -8,7 +8,10 @@ from typing import Annotated
 
 import typer
 
+from app import cli_faq
+
 app = typer.Typer(help="kefu: customer-service bot and human-handoff router.", no_args_is_help=True)
+app.add_typer(cli_faq.app, name="faq")
 
 
 @app.command()

@@ -1,4 +1,8 @@
-"""The live FAQ knowledge base: loaded at start, and the error that keeps it from loading, if any."""
+"""The live FAQ knowledge base: loaded at start, rebuilt aside on every file change, swapped whole.
+
+A broken edit keeps the last good version live; the error (file and line) is in the log and
+in /readyz until a good version loads.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,11 @@ import asyncio
 import logging
 from pathlib import Path
 
+from watchfiles import awatch
+
 from faq.knowledge_base import KnowledgeBase
+from faq.lint import lint
 from faq.loader import FaqLoadError, load_knowledge_base
-from faq.matcher import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -18,19 +24,37 @@ class FaqService:
         self.directory = directory
         self.current: KnowledgeBase | None = None
         self.error: str | None = None
+        self._watcher: asyncio.Task | None = None
+        self._stop = asyncio.Event()
 
-    async def load(self) -> None:
-        """Build the knowledge base off the event loop; on failure keep the last good one."""
+    async def load(self) -> bool:
+        """Build a new version off the event loop; True when it went live."""
         try:
-            kb = await asyncio.to_thread(self._build)
+            kb = await asyncio.to_thread(load_knowledge_base, self.directory)
+            errors = [f for f in lint(kb, collisions=False) if f.severity == "error"]
+            if errors:
+                raise FaqLoadError([f.problem for f in errors])
         except FaqLoadError as exc:
             self.error = str(exc)
-            log.error("FAQ not loaded, keeping the last good version:\n%s", exc)
-            return
+            live = "keeping the last good version" if self.current else "no FAQ is live"
+            log.error("FAQ in %s not loaded, %s:\n%s", self.directory, live, exc)
+            return False
         self.current, self.error = kb, None
         log.info("FAQ loaded: %d entries from %s", len(kb), self.directory)
+        return True
 
-    def _build(self) -> KnowledgeBase:
-        kb = load_knowledge_base(self.directory)
-        warm_up(kb)
-        return kb
+    def watch(self) -> None:
+        """Reload on every change below the FAQ directory until `close`."""
+        self._watcher = asyncio.create_task(self._watch(), name="faq watcher")
+
+    async def close(self) -> None:
+        self._stop.set()
+        if self._watcher:
+            await self._watcher
+
+    async def _watch(self) -> None:
+        try:
+            async for _changes in awatch(self.directory, stop_event=self._stop, debounce=300, recursive=True):
+                await self.load()
+        except FileNotFoundError:
+            log.error("FAQ directory %s does not exist; not watching it", self.directory)

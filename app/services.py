@@ -60,11 +60,13 @@ class Services:
 
     async def start(self) -> None:
         await self.faq.load()
+        self.faq.watch()
         self.outbox.start()
         await self._resume_pending()
 
     async def stop(self) -> None:
         drain = self.settings.engine.drain_seconds
+        await self.faq.close()
         await self.dispatcher.drain(drain)
         await self.outbox.drain(drain)
         await self.http.aclose()

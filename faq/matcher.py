@@ -1,74 +1,106 @@
-"""Find the FAQ entry a customer message asks about, or None when no entry is close enough.
+"""Decide what the FAQ can do for a customer message: answer, suggest a few entries, or nothing.
 
-A first matcher: normalise, tokenise with jieba, and score every FAQ question with rapidfuzz.
-Shaped like `rapidfuzz.process.extractOne`: the query and knowledge base positional, every
-knob keyword-only, `None` below the cutoff.
+Shaped like `rapidfuzz.process.extractOne`: the query and the knowledge base positional, every
+knob keyword-only, expected outcomes as values (`decision == "none"` is not an error).
 
-    >>> kb = KnowledgeBase({"ship": Entry("ship", ("什么时候发货",), "48小时内发货")})
-    >>> match("啥时候发货呀", kb).entry.id
-    'ship'
+    >>> result = match("啥时候发货呀", kb)
+    >>> result.decision, result.best.entry.id
+    ('answer', 'shipping_time')
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
 
-import jieba
-from rapidfuzz import fuzz, process
+from faq.index import Scored
+from faq.knowledge_base import KnowledgeBase
+from faq.normalise import Normalised, normalise
 
-from faq.knowledge_base import Entry, KnowledgeBase
-from faq.normalise import normalise
-
-Scorer = Callable[..., float]
-DEFAULT_CUTOFF = 75.0  # measured on a shop dev set: ~80% of answers right, few wrong
+Decision = Literal["answer", "suggest", "none"]
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
-    entry: Entry
-    score: float
-    question: str
+@dataclass(frozen=True)
+class Thresholds:
+    """Scores are 0-1. Answer only when the best entry is both good and clearly ahead.
+
+    Chosen for precision on a shop dev set (a wrong answer costs more than a suggestion).
+    """
+
+    answer: float = 0.4
+    lead: float = 1.5  # the best must score this many times the runner-up
+    suggest: float = 0.2
+    suggestions: int = 3
 
 
-def tokens(text: str) -> str:
-    """Normalised text as space-separated jieba words, the form the scorer compares."""
-    return " ".join(jieba.lcut(normalise(text)))
+@dataclass(frozen=True)
+class MatchResult:
+    decision: Decision
+    candidates: list[Scored]
+    reasons: list[str]
+    normalised: Normalised
+    suggestions: list[Scored] = field(default_factory=list)
 
+    @property
+    def best(self) -> Scored | None:
+        return self.candidates[0] if self.candidates else None
 
-@lru_cache(maxsize=8)
-def _choices(kb: KnowledgeBase) -> tuple[list[str], list[tuple[Entry, str]]]:
-    keys: list[str] = []
-    origins: list[tuple[Entry, str]] = []
-    for entry in kb.entries.values():
-        for question in entry.questions:
-            keys.append(tokens(question))
-            origins.append((entry, question))
-    return keys, origins
+    def as_dict(self) -> dict:
+        """The view ops see in `kefu faq ask` and the ops API."""
+        return {
+            "decision": self.decision,
+            "answer_id": self.best.entry.id if self.decision == "answer" else None,
+            "reasons": self.reasons,
+            "normalised": self.normalised.text,
+            "order_numbers": list(self.normalised.order_numbers),
+            "candidates": [
+                {"id": c.entry.id, "score": c.score, "question": c.question, "matched": list(c.matched)}
+                for c in self.candidates
+            ],
+            "suggestions": [s.entry.id for s in self.suggestions],
+        }
 
 
 def match(
     query: str,
     kb: KnowledgeBase,
     *,
-    scorer: Scorer = fuzz.token_set_ratio,
-    score_cutoff: float = DEFAULT_CUTOFF,
-) -> Match | None:
-    """The best entry for `query` scoring at least `score_cutoff` (0-100), else None."""
-    query_tokens = tokens(query)
-    if not query_tokens:
-        return None
-    keys, origins = _choices(kb)
-    best = process.extractOne(query_tokens, keys, scorer=scorer, processor=None, score_cutoff=score_cutoff)
-    if best is None:
-        return None
-    _, score, index = best
-    entry, question = origins[index]
-    return Match(entry, round(score, 1), question)
+    thresholds: Thresholds = Thresholds(),
+    channel: str | None = None,
+    now: datetime | None = None,
+) -> MatchResult:
+    """Score `query` against the live entries of `kb` and decide."""
+    normalised = normalise(query)
+    index = kb.index
+    if index is None or not normalised.text:
+        return MatchResult("none", [], ["nothing to match after normalising"], normalised)
+    now = now or datetime.now(UTC)
+    parsed = index.parse(query)
+    allowed = {
+        e.id for e in kb.entries.values() if e.live(now, channel) and not _vetoed(parsed.text, e.negative_keywords)
+    }
+    candidates = index.search(parsed, allowed=allowed, limit=max(thresholds.suggestions, 2))
+    return _decide(candidates, thresholds, normalised)
 
 
-def warm_up(kb: KnowledgeBase) -> None:
-    """Load jieba's dictionary and index `kb` now, not on the first customer's message."""
-    jieba.initialize()
-    _choices(kb)
+def _vetoed(text: str, negative_keywords: tuple[str, ...]) -> bool:
+    return any(word and word in text for word in negative_keywords)
+
+
+def _decide(candidates: list[Scored], t: Thresholds, normalised: Normalised) -> MatchResult:
+    if not candidates or candidates[0].score < t.suggest:
+        top = f"best {candidates[0].entry.id} {candidates[0].score:.2f}" if candidates else "no candidate"
+        return MatchResult("none", candidates, [f"{top} below suggest threshold {t.suggest}"], normalised)
+    best = candidates[0]
+    runner_up = candidates[1].score if len(candidates) > 1 else 0.0
+    if best.score >= t.answer and best.score >= t.lead * runner_up:
+        reason = f"{best.entry.id} {best.score:.2f} ≥ {t.answer}, runner-up {runner_up:.2f}"
+        return MatchResult(
+            "answer", candidates, [reason, f"matched words: {'、'.join(best.matched) or '-'}"], normalised
+        )
+    close = [c for c in candidates[: t.suggestions] if c.score >= t.suggest]
+    why = (
+        "runner-up too close" if best.score >= t.answer else f"best {best.score:.2f} below answer threshold {t.answer}"
+    )
+    return MatchResult("suggest", candidates, [why], normalised, suggestions=close)

@@ -1,16 +1,57 @@
 """Bring customer text and FAQ questions to one form before matching.
 
-Full-width letters and digits become half-width (NFKC), Latin letters lower case, and
-punctuation, symbols, emoji and spaces are dropped: "发货了吗？？😭" → "发货了吗".
+Full-width becomes half-width (NFKC), Traditional becomes Simplified, Latin letters go lower
+case; links, order numbers and phone numbers are taken out (kept aside for the agent) and
+punctuation, symbols, emoji and spaces are dropped:
+
+    >>> normalise("訂單 4408123567890 怎麼還沒發貨？？😭").text
+    '订单怎么还没发货'
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from dataclasses import dataclass
 
+import zhconv
+
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_ORDER_NUMBER = re.compile(r"(?<![a-z0-9])[a-z]{0,3}\d{8,}(?![0-9])")
 _DROPPED_CATEGORIES = ("P", "S", "Z", "C")
 
 
-def normalise(text: str) -> str:
-    folded = unicodedata.normalize("NFKC", text).lower()
-    return "".join(ch for ch in folded if not unicodedata.category(ch).startswith(_DROPPED_CATEGORIES))
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    text: str
+    order_numbers: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
+
+
+def normalise(text: str) -> Normalised:
+    folded = zhconv.convert(unicodedata.normalize("NFKC", text), "zh-cn").lower()
+    links = tuple(_URL.findall(folded))
+    folded = _URL.sub(" ", folded)
+    phones = tuple(_PHONE.findall(folded))
+    folded = _PHONE.sub(" ", folded)
+    orders = tuple(_ORDER_NUMBER.findall(folded))
+    folded = _ORDER_NUMBER.sub(" ", folded)
+    kept = "".join(" " if _dropped(ch) else ch for ch in folded)
+    return Normalised(_squeeze(kept), orders, phones, links)
+
+
+def _dropped(ch: str) -> bool:
+    return unicodedata.category(ch).startswith(_DROPPED_CATEGORIES)
+
+
+def _squeeze(text: str) -> str:
+    """Drop spaces except between two Latin/digit runs: '发 货 wl 查询' → '发货wl查询', 'ship to' stays."""
+    words = text.split()
+    out: list[str] = []
+    for word in words:
+        if out and out[-1][-1:].isascii() and out[-1][-1:].isalnum() and word[:1].isascii() and word[:1].isalnum():
+            out.append(" ")
+        out.append(word)
+    return "".join(out)

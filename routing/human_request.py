@@ -15,5 +15,5 @@ _PHRASES = re.compile(
 
 def asks_for_human(text: str) -> bool:
     """True for 转人工, 人工客服 and the like; False for "人工费多少" or "人工智能"."""
-    folded = normalise(text)
+    folded = normalise(text).text
     return folded in _EXACT or bool(_PHRASES.search(folded))

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.base import Address, OutboundMessage
-from app.engine.bot import Reply, decide
+from app.engine.bot import Reply, Turn, decide
 from app.engine.outbox import outbound_message
 from app.store.tables import Conversation, ConversationState, Message, OutboxItem, StateTransition, utcnow
 from faq.knowledge_base import KnowledgeBase
@@ -44,7 +44,9 @@ class ConversationEngine:
                 return False
             conversation = await _open_conversation(session, address, message)
             message.conversation_id = conversation.id
-            decision = decide(conversation.state, message.text, self._hooks.knowledge_base(), shop_name=self._shop_name)
+            offered = await _last_offer(session, conversation)
+            turn = Turn(conversation.state, message.text, conversation.channel, offered)
+            decision = decide(turn, self._hooks.knowledge_base(), shop_name=self._shop_name)
             if decision.new_state:
                 transition(session, conversation, decision.new_state, decision.reason or "")
             outbound = [await _queue_reply(session, conversation, message, reply) for reply in decision.replies]
@@ -85,6 +87,17 @@ async def _next_pending(session: AsyncSession, address: Address) -> Message | No
         .order_by(Message.id)
         .limit(1)
     )
+
+
+async def _last_offer(session: AsyncSession, conversation: Conversation) -> tuple[str, ...]:
+    """The entries the bot's latest message offered as numbered choices, if it offered any."""
+    meta = await session.scalar(
+        select(Message.meta)
+        .where(Message.conversation_id == conversation.id, Message.direction == "out", Message.sender == "bot")
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    return tuple(meta.get("offered", ())) if meta else ()
 
 
 async def _open_conversation(session: AsyncSession, address: Address, message: Message) -> Conversation:
@@ -129,6 +142,7 @@ async def _queue_reply(
         in_reply_to=inbound.platform_message_id,
         faq_id=reply.faq_id,
         faq_score=reply.faq_score,
+        meta=reply.meta or None,
         processed_at=utcnow(),
     )
     session.add(row)

@@ -105,6 +105,7 @@ class Message(Base):
     in_reply_to: Mapped[str | None] = mapped_column(String(128))  # the customer's platform message id
     faq_id: Mapped[str | None] = mapped_column(String(128))
     faq_score: Mapped[float | None] = mapped_column(Float)
+    meta: Mapped[dict[str, Any] | None] = mapped_column()  # the bot's decision: reasons, candidates, offers
     error: Mapped[str | None] = mapped_column(Text)
 
 

@@ -37,9 +37,15 @@ def test_bot_answer_records_the_faq_entry_and_score(kefu, callback, database):
     post_signed(kefu.url, web_message("能开发票吗", message_id="m-inv"))
     callback.wait_for(lambda got: len(got) == 1)
 
-    [(faq_id, score)] = query(database, "SELECT faq_id, faq_score FROM messages WHERE direction = 'out'")
+    [(faq_id, score, meta)] = query(database, "SELECT faq_id, faq_score, meta FROM messages WHERE direction = 'out'")
     assert faq_id == "invoice"
-    assert score >= 75
+    assert 0.4 <= score <= 1
+    evidence = json.loads(meta)
+    assert evidence["decision"] == "answer" and evidence["candidates"][0] == {
+        "id": "invoice",
+        "score": score,
+        "question": "能开发票吗",
+    }
 
 
 def test_same_message_id_twice_is_answered_once(kefu, callback):
