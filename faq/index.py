@@ -26,7 +26,7 @@ from rapidfuzz import fuzz
 from scipy import sparse
 
 from faq.knowledge_base import Entry
-from faq.normalise import normalise
+from faq.normalise import Normalised, normalise
 from faq.tokenise import Tokeniser
 
 # Words that ask rather than say what about: they tell close entries apart, little more.
@@ -61,6 +61,7 @@ class Scored:
 class Query:
     text: str  # normalised and corrected
     terms: frozenset[str]
+    normalised: Normalised  # with the order numbers, phones and links set aside
 
 
 class SearchIndex:
@@ -69,23 +70,26 @@ class SearchIndex:
         self.weights = weights
         self.entries = list(entries)
         self._questions = [[self.parse(q) for q in e.questions] for e in self.entries]
+        self._number = {e.id: n for n, e in enumerate(self.entries)}
         self._terms = [self._fields(n, e) for n, e in enumerate(self.entries)]  # questions, keywords, answer
         self._idf = self._rarity(self._terms)
         self._vocabulary = {term: n for n, term in enumerate(self._idf)}
         self._matrix = self._contributions(self._terms)
 
     def parse(self, text: str) -> Query:
-        corrected = self.tokeniser.correct(normalise(text).text)
-        return Query(corrected, frozenset(self.tokeniser.terms(corrected)))
+        normalised = normalise(text)
+        corrected = self.tokeniser.correct(normalised.text)
+        return Query(corrected, frozenset(self.tokeniser.terms(corrected)), normalised)
 
-    def search(self, query: Query, *, allowed: set[str] | None = None, limit: int = 5) -> list[Scored]:
-        """Entries best first, at most `limit`; only ids in `allowed` when given."""
+    def search(self, query: Query, *, exclude: frozenset[str] = frozenset(), limit: int = 5) -> list[Scored]:
+        """Entries best first, at most `limit`, never those whose ids are in `exclude`."""
         if not self.entries or not query.text:
             return []
         scores = self._lexical_scores(query)
-        if allowed is not None:
-            scores[[n for n, e in enumerate(self.entries) if e.id not in allowed]] = -1.0
-        ranked = [int(n) for n in np.argsort(-scores)[: max(self.weights.refine, limit)] if scores[n] >= 0]
+        scores[[self._number[i] for i in exclude if i in self._number]] = -1.0
+        count = min(max(self.weights.refine, limit), len(scores))
+        top = np.argpartition(-scores, count - 1)[:count]
+        ranked = [int(n) for n in top[np.argsort(-scores[top])] if scores[n] >= 0]
         refined = [self._refine(query, n, float(scores[n])) for n in ranked]
         refined.sort(key=lambda s: s.score, reverse=True)
         return [s for s in refined if s.score > 0][:limit]

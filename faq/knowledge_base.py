@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,9 +43,9 @@ class Entry:
         return text
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class KnowledgeBase:
-    """Compared and hashed by identity, so derived data can be cached per version."""
+    """One version of the knowledge base; treated as immutable once built (it is swapped, not edited)."""
 
     entries: dict[str, Entry] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
@@ -53,3 +54,10 @@ class KnowledgeBase:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    @cached_property
+    def conditional(self) -> tuple[Entry, ...]:
+        """Entries that are not always on: dated, channel-bound or with negative keywords (few)."""
+        return tuple(
+            e for e in self.entries.values() if e.valid_from or e.valid_until or e.channels or e.negative_keywords
+        )

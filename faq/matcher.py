@@ -71,17 +71,18 @@ def match(
     now: datetime | None = None,
 ) -> MatchResult:
     """Score `query` against the live entries of `kb` and decide."""
-    normalised = normalise(query)
     index = kb.index
-    if index is None or not normalised.text:
-        return MatchResult("none", [], ["nothing to match after normalising"], normalised)
-    now = now or datetime.now(UTC)
+    if index is None:
+        return MatchResult("none", [], ["no index"], normalise(query))
     parsed = index.parse(query)
-    allowed = {
-        e.id for e in kb.entries.values() if e.live(now, channel) and not _vetoed(parsed.text, e.negative_keywords)
-    }
-    candidates = index.search(parsed, allowed=allowed, limit=max(thresholds.suggestions, 2))
-    return _decide(candidates, thresholds, normalised)
+    if not parsed.text:
+        return MatchResult("none", [], ["nothing to match after normalising"], parsed.normalised)
+    now = now or datetime.now(UTC)
+    excluded = frozenset(
+        e.id for e in kb.conditional if not e.live(now, channel) or _vetoed(parsed.text, e.negative_keywords)
+    )
+    candidates = index.search(parsed, exclude=excluded, limit=max(thresholds.suggestions, 2))
+    return _decide(candidates, thresholds, parsed.normalised)
 
 
 def _vetoed(text: str, negative_keywords: tuple[str, ...]) -> bool:
