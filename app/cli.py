@@ -23,10 +23,14 @@ def init(env_file: Annotated[Path, typer.Option(help="Where to write the setting
     env_file.write_text(
         "# Written by `kefu init` for local development. See README.md for every setting.\n"
         f"KEFU_WEB__SECRET={secrets.token_hex(32)}\n"
+        f"KEFU_OPS__TOKEN={secrets.token_hex(24)}\n"
         "# KEFU_WEB__CALLBACK_URL=http://127.0.0.1:9000/kefu-callback\n",
         encoding="utf-8",
     )
-    typer.echo(f"Wrote {env_file} with a random KEFU_WEB__SECRET (sign web-channel requests with it).")
+    typer.echo(
+        f"Wrote {env_file} with a random KEFU_WEB__SECRET (sign web-channel requests with it) "
+        "and KEFU_OPS__TOKEN (the bearer token of the ops API)."
+    )
 
 
 @app.command()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, HTTPException
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from app.services import Services
+
+_bearer = HTTPBearer(auto_error=False)
 
 
 def get_services(connection: HTTPConnection) -> Services:
@@ -15,3 +19,18 @@ def get_services(connection: HTTPConnection) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def require_ops(
+    services: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """The ops token, compared in constant time; without one configured (development) the API is open."""
+    token = services.settings.ops.token
+    if token is None:
+        return
+    given = credentials.credentials if credentials else ""
+    if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+        raise HTTPException(401, detail="ops token missing or wrong", headers={"WWW-Authenticate": "Bearer"})
+
+
+OpsAuth = Depends(require_ops)

@@ -20,8 +20,9 @@ log = logging.getLogger(__name__)
 
 
 class FaqService:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, variables: dict[str, str] | None = None) -> None:
         self.directory = directory
+        self.variables = variables or {}
         self.current: KnowledgeBase | None = None
         self.error: str | None = None
         self._watcher: asyncio.Task | None = None
@@ -30,7 +31,7 @@ class FaqService:
     async def load(self) -> bool:
         """Build a new version off the event loop; True when it went live."""
         try:
-            kb = await asyncio.to_thread(load_knowledge_base, self.directory)
+            kb = await asyncio.to_thread(load_knowledge_base, self.directory, variables=self.variables)
             errors = [f for f in lint(kb, collisions=False) if f.severity == "error"]
             if errors:
                 raise FaqLoadError([f.problem for f in errors])

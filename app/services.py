@@ -43,7 +43,7 @@ class Services:
         sessions = session_factory(db)
         http = httpx.AsyncClient(timeout=settings.outbox.send_timeout_seconds)
         adapters: dict[str, Adapter] = {"web": _web_adapter(settings, http)}
-        faq = FaqService(settings.faq_dir)
+        faq = FaqService(settings.faq_dir, variables={"shop_name": settings.shop_name})
         live = LiveHub()
         outbox = Outbox(sessions, adapters, settings.outbox)
 
@@ -51,9 +51,7 @@ class Services:
             outbox.wake()
             live.publish(message)
 
-        engine = ConversationEngine(
-            sessions, EngineHooks(lambda: faq.current, on_outbound), shop_name=settings.shop_name
-        )
+        engine = ConversationEngine(sessions, EngineHooks(lambda: faq.current, on_outbound))
         dispatcher = Dispatcher(engine.process_next, engine.give_up, workers=settings.engine.workers)
         intake = Intake(sessions, dispatcher.notify)
         return cls(settings, db, sessions, http, adapters, faq, live, outbox, dispatcher, intake)

@@ -25,6 +25,12 @@ class WebChannelSettings(BaseModel):
     max_text_chars: int = 4000
 
 
+class OpsSettings(BaseModel):
+    """The ops API (FAQ checks, later dashboards): a bearer token; open in development when unset."""
+
+    token: SecretStr | None = None
+
+
 class EngineSettings(BaseModel):
     """How many conversations are worked on at once; 0 makes an ingest-only instance."""
 
@@ -58,6 +64,7 @@ class Settings(BaseSettings):
     shop_name: str = "小店"
     log_level: str = "INFO"
     web: WebChannelSettings = WebChannelSettings()
+    ops: OpsSettings = OpsSettings()
     engine: EngineSettings = EngineSettings()
     outbox: OutboxSettings = OutboxSettings()
 
@@ -65,17 +72,18 @@ class Settings(BaseSettings):
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.env != "production":
             return self
-        secret = self.web.secret.get_secret_value() if self.web.secret else ""
-        if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
-            raise ValueError(
-                "KEFU_WEB__SECRET is missing or a placeholder: set a random value of at least "
-                f"{MIN_SECRET_LENGTH} characters (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)"
-            )
+        for name, value in (("KEFU_WEB__SECRET", self.web.secret), ("KEFU_OPS__TOKEN", self.ops.token)):
+            secret = value.get_secret_value() if value else ""
+            if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"{name} is missing or a placeholder: set a random value of at least {MIN_SECRET_LENGTH} "
+                    "characters (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)"
+                )
         return self
 
     def secrets(self) -> list[str]:
         """Every configured secret value, so the log filter can mask them."""
-        return [s.get_secret_value() for s in (self.web.secret,) if s and s.get_secret_value()]
+        return [s.get_secret_value() for s in (self.web.secret, self.ops.token) if s and s.get_secret_value()]
 
 
 @lru_cache

@@ -83,10 +83,11 @@ def faq_files(directory: Path) -> list[Path]:
     )
 
 
-def load_knowledge_base(path: Path) -> KnowledgeBase:
+def load_knowledge_base(path: Path, *, variables: dict[str, str] | None = None) -> KnowledgeBase:
     """Read every *.yaml/*.yml below a directory (or one file); raise FaqLoadError listing all problems.
 
     The shop's synonyms.yaml and userdict.txt are read from the directory (a file's own folder).
+    `variables` are defaults for answer variables (e.g. shop_name); the files' own win.
     """
     if path.is_file():
         files, directory = [path], path.parent
@@ -97,7 +98,7 @@ def load_knowledge_base(path: Path) -> KnowledgeBase:
     if not files:
         raise FaqLoadError([FaqProblem(directory, None, "no .yaml FAQ files found")])
     entries: dict[str, Entry] = {}
-    variables: dict[str, str] = {}
+    variables = dict(variables or {})
     problems: list[FaqProblem] = []
     for path in files:
         for entry in _load_file(path, problems, variables):

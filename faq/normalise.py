@@ -19,7 +19,7 @@ import zhconv
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 _ORDER_NUMBER = re.compile(r"(?<![a-z0-9])[a-z]{0,3}\d{8,}(?![0-9])")
-_DROPPED_CATEGORIES = ("P", "S", "Z", "C")
+_DROPPED_CATEGORIES = ("P", "S", "Z", "C", "M")  # M: stray combining marks, left over from symbols
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ class Turn:
     offered: tuple[str, ...] = ()  # entry ids the bot's last message offered as 1, 2, 3…
 
 
-def decide(turn: Turn, kb: KnowledgeBase | None, *, shop_name: str) -> Decision:
+def decide(turn: Turn, kb: KnowledgeBase | None) -> Decision:
     """Reply in state `bot`; stay silent once a person owns or is about to own the conversation."""
     if turn.state != ConversationState.BOT:
         return Decision()
@@ -51,11 +51,11 @@ def decide(turn: Turn, kb: KnowledgeBase | None, *, shop_name: str) -> Decision:
         return Decision([Reply("bot", texts.NO_ANSWER, meta={"decision": "none", "reasons": ["no FAQ loaded"]})])
     picked = _picked(turn, kb)
     if picked is not None:
-        return _answer(picked, kb, shop_name, score=None, meta={"decision": "answer", "reasons": ["picked suggestion"]})
+        return _answer(picked, kb, score=None, meta={"decision": "answer", "reasons": ["picked suggestion"]})
     result = match(turn.text, kb, channel=turn.channel)
     meta = _evidence(result)
     if result.decision == "answer":
-        return _answer(result.best.entry, kb, shop_name, score=result.best.score, meta=meta)
+        return _answer(result.best.entry, kb, score=result.best.score, meta=meta)
     if result.decision == "suggest":
         offered = [s.entry for s in result.suggestions]
         meta["offered"] = [e.id for e in offered]
@@ -72,8 +72,8 @@ def _picked(turn: Turn, kb: KnowledgeBase) -> Entry | None:
     return kb.entries.get(turn.offered[number - 1]) if number <= len(turn.offered) else None
 
 
-def _answer(entry: Entry, kb: KnowledgeBase, shop_name: str, *, score: float | None, meta: dict) -> Decision:
-    text = entry.render({"shop_name": shop_name, **kb.variables})
+def _answer(entry: Entry, kb: KnowledgeBase, *, score: float | None, meta: dict) -> Decision:
+    text = entry.render(kb.variables)
     reply = Reply("bot", text, faq_id=entry.id, faq_score=score, meta=meta)
     if entry.handoff:
         return Decision(

@@ -31,10 +31,9 @@ class EngineHooks:
 
 
 class ConversationEngine:
-    def __init__(self, sessions: async_sessionmaker, hooks: EngineHooks, *, shop_name: str) -> None:
+    def __init__(self, sessions: async_sessionmaker, hooks: EngineHooks) -> None:
         self._sessions = sessions
         self._hooks = hooks
-        self._shop_name = shop_name
 
     async def process_next(self, address: Address) -> bool:
         """Handle the oldest unprocessed message of `address`; False when there is none."""
@@ -46,7 +45,7 @@ class ConversationEngine:
             message.conversation_id = conversation.id
             offered = await _last_offer(session, conversation)
             turn = Turn(conversation.state, message.text, conversation.channel, offered)
-            decision = decide(turn, self._hooks.knowledge_base(), shop_name=self._shop_name)
+            decision = decide(turn, self._hooks.knowledge_base())
             if decision.new_state:
                 transition(session, conversation, decision.new_state, decision.reason or "")
             outbound = [await _queue_reply(session, conversation, message, reply) for reply in decision.replies]

@@ -15,11 +15,15 @@ ENTRIES = (
     Entry("refund_how", ("怎么申请退款",), "在订单页点申请退款。"),
     Entry("address_after_shipping", ("发货后怎么改地址",), "请稍等，为您联系快递改地址。", handoff=True),
 )
-KB = KnowledgeBase({e.id: e for e in ENTRIES}, index=SearchIndex(ENTRIES, Tokeniser(load_lexicon(BUILTIN_LEXICON))))
+KB = KnowledgeBase(
+    {e.id: e for e in ENTRIES},
+    variables={"shop_name": "小鹿家居"},
+    index=SearchIndex(ENTRIES, Tokeniser(load_lexicon(BUILTIN_LEXICON))),
+)
 
 
 def bot(text: str, *, state: str = "bot", offered: tuple[str, ...] = ()):
-    return decide(Turn(state, text, "web", offered), KB, shop_name="小鹿家居")
+    return decide(Turn(state, text, "web", offered), KB)
 
 
 def test_a_known_question_is_answered_with_the_entry_score_and_evidence():
@@ -69,5 +73,5 @@ def test_the_bot_is_silent_once_a_person_owns_the_conversation():
 
 
 def test_without_a_knowledge_base_the_bot_still_answers_politely():
-    [reply] = decide(Turn("bot", "什么时候发货"), None, shop_name="店").replies
+    [reply] = decide(Turn("bot", "什么时候发货"), None).replies
     assert reply.text == texts.NO_ANSWER

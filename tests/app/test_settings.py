@@ -33,17 +33,22 @@ def test_dot_env_in_the_working_directory_is_read(tmp_path):
 
 
 @pytest.mark.parametrize("secret", [None, "changeme", "short"])
-def test_production_refuses_missing_or_placeholder_secrets_naming_the_setting(monkeypatch, secret):
+@pytest.mark.parametrize(
+    ("setting", "other"), [("KEFU_WEB__SECRET", "KEFU_OPS__TOKEN"), ("KEFU_OPS__TOKEN", "KEFU_WEB__SECRET")]
+)
+def test_production_refuses_missing_or_placeholder_secrets_naming_the_setting(monkeypatch, secret, setting, other):
     monkeypatch.setenv("KEFU_ENV", "production")
+    monkeypatch.setenv(other, "9f2c" * 8)
     if secret:
-        monkeypatch.setenv("KEFU_WEB__SECRET", secret)
-    with pytest.raises(ValidationError, match="KEFU_WEB__SECRET"):
+        monkeypatch.setenv(setting, secret)
+    with pytest.raises(ValidationError, match=setting):
         Settings()
 
 
-def test_production_accepts_a_real_secret(monkeypatch):
+def test_production_accepts_real_secrets(monkeypatch):
     monkeypatch.setenv("KEFU_ENV", "production")
     monkeypatch.setenv("KEFU_WEB__SECRET", "9f2c" * 8)
+    monkeypatch.setenv("KEFU_OPS__TOKEN", "7a1b" * 8)
     assert Settings().env == "production"
 
 
