@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
 
 import jieba
@@ -14,6 +15,10 @@ import jieba
 from faq.lexicon import BUILTIN_LEXICON, Lexicon, load_lexicon  # noqa: F401  (doctest)
 
 jieba.setLogLevel(logging.WARNING)
+
+# "包不包邮", "能不能", "退不退": a yes-no question asks about the plain word. "分12期" is about 分期.
+_A_NOT_A = re.compile(r"(\w)[不没]\1")
+_COUNTED = re.compile(r"([分])\d+(期)")
 
 
 @lru_cache(maxsize=4)
@@ -33,6 +38,7 @@ class Tokeniser:
         self._segmenter = _segmenter(lexicon.words)
 
     def correct(self, text: str) -> str:
+        text = _COUNTED.sub(r"\1\2", _A_NOT_A.sub(r"\1", text))
         if self._corrections is None:
             return text
         return self._corrections.sub(lambda m: self.lexicon.corrections[m.group(0)], text)
@@ -41,7 +47,7 @@ class Tokeniser:
         """Canonical words of already-normalised `text`, stopwords and spaces dropped."""
         lexicon = self.lexicon
         out = []
-        for word in self._segmenter.lcut(self.correct(text), HMM=True):
+        for word in self._segmenter.lcut(self.correct(text), HMM=False):
             word = word.strip()
             if not word or word in lexicon.stopwords:
                 continue
