@@ -55,7 +55,8 @@ def render(kb_path: Path, results: dict[str, dict]) -> str:
     lines = [
         "# FAQ matcher over real customer turns",
         "",
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · Python {platform.python_version()} · knowledge base `{kb_path.name}`",
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · Python {platform.python_version()} · "
+        f"knowledge base `{kb_path.name}`",
         "",
         "| corpus | turns | answered | suggested | declined | p50 ms | p99 ms | most answered |",
         "|---|---|---|---|---|---|---|---|",
