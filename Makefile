@@ -4,7 +4,9 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint clean
+EVAL ?= ../shared/eval
+
+.PHONY: run test install lint eval bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +27,16 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest
+
+# Figures against the evaluation data kept outside the project (EVAL=path to override).
+eval: $(STAMP)
+	$(BIN)/kefu faq eval --kb $(EVAL)/shop/kb.yaml --cases $(EVAL)/shop/faq_dev.csv
+	$(BIN)/kefu faq eval --kb $(EVAL)/external/bq_faq_kb.yaml --cases $(EVAL)/external/bq_faq_cases.csv
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.faq_speed --atec $(EVAL)/external/atec_sentences.txt.gz
+	$(BIN)/python -m benchmarks.faq_robustness --kb $(EVAL)/shop/kb.yaml \
+		--turns $(EVAL)/external/jddc2019_customer_turns.tsv $(EVAL)/external/ecd_taobao_customer_turns.tsv
 
 clean:
 	rm -rf $(VENV) kefu.db kefu.db-shm kefu.db-wal .pytest_cache

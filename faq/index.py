@@ -71,7 +71,9 @@ class SearchIndex:
         self.entries = list(entries)
         self._questions = [[self.parse(q) for q in e.questions] for e in self.entries]
         self._number = {e.id: n for n, e in enumerate(self.entries)}
-        self._terms = [self._fields(n, e) for n, e in enumerate(self.entries)]  # questions, keywords, answer
+        answers: dict[str, frozenset[str]] = {}  # many entries may share one answer text
+        self._terms = [self._fields(n, e, answers) for n, e in enumerate(self.entries)]  # questions, keywords, answer
+        self._known = [frozenset().union(*parts) for parts in self._terms]
         self._idf = self._rarity(self._terms)
         self._vocabulary = {term: n for n, term in enumerate(self._idf)}
         self._matrix = self._contributions(self._terms)
@@ -112,7 +114,7 @@ class SearchIndex:
         score = lexical * (1 - w + w * covers[closest])
         ratio = max(ratios)
         score = max(score, ratio if ratio >= self.weights.fuzzy_floor else 0.0)
-        matched = query.terms & frozenset().union(*self._terms[number])
+        matched = query.terms & self._known[number]
         return Scored(entry, round(min(score, 1.0), 4), entry.questions[closest], tuple(sorted(matched)))
 
     def _cover(self, query: Query, question: Query) -> float:
@@ -127,10 +129,14 @@ class SearchIndex:
         k1 = self.weights.saturation
         return frequency * (k1 + 1) / (frequency + k1)
 
-    def _fields(self, number: int, entry: Entry) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    def _fields(
+        self, number: int, entry: Entry, answers: dict[str, frozenset[str]]
+    ) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
         questions = frozenset(t for q in self._questions[number] for t in q.terms)
         keywords = frozenset(t for k in entry.keywords for t in self.parse(k).terms)
-        return questions, keywords, self.parse(entry.answer).terms
+        if entry.answer not in answers:
+            answers[entry.answer] = self.parse(entry.answer).terms
+        return questions, keywords, answers[entry.answer]
 
     def _rarity(self, fields: list[tuple[frozenset[str], ...]]) -> dict[str, float]:
         """IDF over entries, damped for question words."""

@@ -43,11 +43,11 @@ class Tokeniser:
             return text
         return self._corrections.sub(lambda m: self.lexicon.corrections[m.group(0)], text)
 
-    def terms(self, text: str) -> list[str]:
-        """Canonical words of already-normalised `text`, stopwords and spaces dropped."""
+    def terms(self, corrected: str) -> list[str]:
+        """Canonical words of normalised, `correct`ed text, stopwords and spaces dropped."""
         lexicon = self.lexicon
         out = []
-        for word in self._segmenter.lcut(self.correct(text), HMM=False):
+        for word in self._segmenter.lcut(corrected, HMM=False):
             word = word.strip()
             if not word or word in lexicon.stopwords:
                 continue
