@@ -28,8 +28,8 @@ class Thresholds:
     Chosen for precision on a shop dev set (a wrong answer costs more than a suggestion).
     """
 
-    answer: float = 0.4
-    lead: float = 1.5  # the best must score this many times the runner-up
+    answer: float = 0.35
+    lead: float = 1.3  # the best must score this many times the runner-up
     suggest: float = 0.2
     suggestions: int = 3
 

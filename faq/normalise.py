@@ -1,8 +1,8 @@
 """Bring customer text and FAQ questions to one form before matching.
 
 Full-width becomes half-width (NFKC), Traditional becomes Simplified, Latin letters go lower
-case; links, order numbers and phone numbers are taken out (kept aside for the agent) and
-punctuation, symbols, emoji and spaces are dropped:
+case; links, order numbers and phone numbers are taken out (kept aside for the agent);
+platform stand-ins such as [图片] and punctuation, symbols, emoji and spaces are dropped:
 
     >>> normalise("訂單 4408123567890 怎麼還沒發貨？？😭").text
     '订单怎么还没发货'
@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import zhconv
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
+# Chat platforms' stand-ins for non-text content: [图片], [表情], [语音], #E-s[数字x], [订单x].
+_PLACEHOLDER = re.compile(r"#e-s\[[^\]]{0,8}\]|\[[^\[\]]{1,8}\]")
 _PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 _ORDER_NUMBER = re.compile(r"(?<![a-z0-9])[a-z]{0,3}\d{8,}(?![0-9])")
 _DROPPED_CATEGORIES = ("P", "S", "Z", "C", "M")  # M: stray combining marks, left over from symbols
@@ -33,7 +35,7 @@ class Normalised:
 def normalise(text: str) -> Normalised:
     folded = zhconv.convert(unicodedata.normalize("NFKC", text), "zh-cn").lower()
     links = tuple(_URL.findall(folded))
-    folded = _URL.sub(" ", folded)
+    folded = _PLACEHOLDER.sub(" ", _URL.sub(" ", folded))
     phones = tuple(_PHONE.findall(folded))
     folded = _PHONE.sub(" ", folded)
     orders = tuple(_ORDER_NUMBER.findall(folded))

@@ -16,9 +16,11 @@ from faq.lexicon import BUILTIN_LEXICON, Lexicon, load_lexicon  # noqa: F401  (d
 
 jieba.setLogLevel(logging.WARNING)
 
-# "包不包邮", "能不能", "退不退": a yes-no question asks about the plain word. "分12期" is about 分期.
+# "包不包邮", "能不能", "退不退": a yes-no question asks about the plain word. "分12期" is about 分期,
+# "满300减30" about 满减.
 _A_NOT_A = re.compile(r"(\w)[不没]\1")
 _COUNTED = re.compile(r"([分])\d+(期)")
+_FULL_REDUCTION = re.compile(r"每?满\d+减\d+")
 
 
 @lru_cache(maxsize=4)
@@ -38,7 +40,7 @@ class Tokeniser:
         self._segmenter = _segmenter(lexicon.words)
 
     def correct(self, text: str) -> str:
-        text = _COUNTED.sub(r"\1\2", _A_NOT_A.sub(r"\1", text))
+        text = _FULL_REDUCTION.sub("满减", _COUNTED.sub(r"\1\2", _A_NOT_A.sub(r"\1", text)))
         if self._corrections is None:
             return text
         return self._corrections.sub(lambda m: self.lexicon.corrections[m.group(0)], text)
