@@ -1,0 +1,179 @@
+"""Read how a customer feels and whether they threaten to escalate, with the evidence for it.
+
+A lexicon-and-rules reader: word lists (`routing/lexicon/emotion.yaml`, extended by ops),
+rhetorical patterns, punctuation runs, emoji and repetition add up to scores; the scores give a
+label (calm, anxious, aggrieved, angry), an intensity and a risk (none, complaint, threat,
+safety). Naming an authority, the press or a court is a threat; a review, a complaint or social
+media is one when the customer says they will act. Asking about a word ("12315是干嘛的") and
+ordinary words that contain a trigger (工商银行, 烟雾报警器) are not.
+
+    >>> reader.read("再不退款我就去12315投诉！！！").risk
+    'threat'
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import zhconv
+
+from routing.lexicon import EmotionLexicon
+
+Label = Literal["calm", "anxious", "aggrieved", "angry"]
+Risk = Literal["none", "complaint", "threat", "safety"]
+
+_EXCLAIMS = re.compile(r"[!！]{2,}")
+_QUESTIONS = re.compile(r"[?？]{2,}")
+_REPEATED = re.compile(r"(.)\1{2,}")
+_SHOUTING = re.compile(r"\b[A-Z]{4,}\b")
+_ONLY_MARKS = re.compile(r"^[\s?？!！.。…]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    kind: str  # which rule or word list
+    text: str  # the words that triggered it
+
+
+@dataclass(frozen=True)
+class Reading:
+    label: Label
+    intensity: float  # 0..1
+    risk: Risk
+    evidence: tuple[Evidence, ...]
+    trend: float = 0.0  # > 0: more upset than in the previous turns
+
+    @property
+    def escalated(self) -> bool:
+        return self.label in ("angry", "aggrieved") or self.risk in ("threat", "safety")
+
+
+@dataclass(frozen=True)
+class Weights:
+    angry_word: float = 1.0
+    sarcasm: float = 1.0
+    soft_sarcasm: float = 0.5
+    angry_pattern: float = 1.0
+    frustration: float = 0.6
+    anxious_word: float = 0.6
+    aggrieved_word: float = 0.8
+    emoji: float = 0.8
+    exclaims: float = 0.6
+    questions: float = 0.6
+    many_questions: float = 0.8  # ？？？ and more
+    threshold: float = 1.0  # angry or aggrieved at this score
+    anxious_threshold: float = 0.6
+
+
+class EmotionReader:
+    def __init__(self, lexicon: EmotionLexicon, weights: Weights = Weights()) -> None:
+        self.lexicon = lexicon
+        self.weights = weights
+
+    def read(self, text: str, *, history: Sequence[Reading] = ()) -> Reading:
+        """Read one message; `history` (earlier readings, oldest first) gives the trend."""
+        folded = zhconv.convert(unicodedata.normalize("NFKC", text), "zh-cn")
+        work = folded.lower()
+        for phrase in self.lexicon["innocent"]:
+            work = work.replace(phrase, " ")
+        evidence: list[Evidence] = []
+        risk = self._risk(work, evidence)
+        angry, aggrieved, anxious = self._scores(folded, work, evidence)
+        label, score = self._label(angry, aggrieved, anxious)
+        if risk in ("threat", "complaint") and label == "calm":
+            label, score = "angry", max(score, self.weights.threshold)
+        trend = _trend(score, history)
+        intensity = min(1.0, score / 3 + max(trend, 0) * 0.2)
+        return Reading(label, round(intensity, 2), risk, tuple(evidence), round(trend, 2))
+
+    def _risk(self, work: str, evidence: list[Evidence]) -> Risk:
+        found = {name: _found(work, self.lexicon[name]) for name in ("strong_threat", "weak_threat", "action", "safety")}
+        asking = _found(work, self.lexicon["asking_about"])
+        for name, words in found.items():
+            evidence += [Evidence(name, w) for w in words]
+        acting = bool(found["action"])
+        if found["strong_threat"] and (acting or not asking):
+            return "threat"
+        if found["weak_threat"] and (acting and not asking or len(found["weak_threat"]) >= 2):
+            return "threat"
+        if found["safety"]:
+            return "safety"
+        return "none"
+
+    def _scores(self, folded: str, work: str, evidence: list[Evidence]) -> tuple[float, float, float]:
+        w, lexicon = self.weights, self.lexicon
+        angry_words = _found(work, lexicon["angry"])
+        sarcasm = _found(work, lexicon["sarcasm"])
+        soft_sarcasm = _found(work, lexicon["soft_sarcasm"])
+        patterns = _matches(work, lexicon.patterns.get("angry_patterns", ()))
+        frustration = _matches(work, lexicon.patterns.get("frustration_patterns", ()))
+        aggrieved_words = _found(work, lexicon["aggrieved"])
+        anxious_words = _found(work, lexicon["anxious"]) + _matches(work, lexicon.patterns.get("anxious_patterns", ()))
+        angry_emoji = [e for e in lexicon["angry_emoji"] if e in folded]
+        anxious_emoji = [e for e in lexicon["anxious_emoji"] if e in folded]
+        exclaims, questions = _EXCLAIMS.findall(folded), _QUESTIONS.findall(folded)
+        for kind, items in (
+            ("angry", angry_words),
+            ("sarcasm", sarcasm + soft_sarcasm),
+            ("angry_pattern", patterns),
+            ("frustration", frustration),
+            ("aggrieved", aggrieved_words),
+            ("anxious", anxious_words),
+            ("angry_emoji", angry_emoji),
+            ("anxious_emoji", anxious_emoji),
+            ("punctuation", exclaims + questions),
+            ("shouting", _SHOUTING.findall(folded)),
+            ("repetition", _REPEATED.findall(work)),
+        ):
+            evidence += [Evidence(kind, item) for item in items]
+        marks_only = bool(_ONLY_MARKS.match(folded)) and bool(questions)
+        many_questions = any(len(q) >= 3 for q in questions)
+        angry = (
+            w.angry_word * len(angry_words)
+            + w.sarcasm * len(sarcasm)
+            + w.soft_sarcasm * len(soft_sarcasm)
+            + w.angry_pattern * len(patterns)
+            + w.frustration * bool(frustration)
+            + w.emoji * len(angry_emoji)
+            + (w.threshold if marks_only else (w.many_questions if many_questions else w.questions * bool(questions)))
+            + w.exclaims * bool(exclaims) * bool(angry_words or patterns or angry_emoji)
+        )
+        aggrieved = w.aggrieved_word * len(aggrieved_words)
+        anxious = (
+            w.anxious_word * len(anxious_words)
+            + w.emoji * len(anxious_emoji)
+            + w.exclaims * bool(exclaims) * (not angry_words)
+        )
+        return angry, aggrieved, anxious
+
+    def _label(self, angry: float, aggrieved: float, anxious: float) -> tuple[Label, float]:
+        w = self.weights
+        if max(angry, aggrieved) >= w.threshold:
+            return ("aggrieved", aggrieved) if aggrieved > angry else ("angry", angry)
+        if angry + aggrieved >= w.threshold:
+            return "angry", angry + aggrieved
+        if anxious >= w.anxious_threshold:
+            return "anxious", anxious
+        return "calm", max(angry, aggrieved, anxious)
+
+
+def _found(text: str, words: Sequence[str]) -> list[str]:
+    """The words in `text`, leaving out those only found inside a longer one (介入 in 平台介入)."""
+    hits = [word for word in words if word and word in text]
+    return [w for w in hits if not any(w != longer and w in longer for longer in hits)]
+
+
+def _matches(text: str, patterns: Sequence[re.Pattern]) -> list[str]:
+    return [m.group(0) for p in patterns if (m := p.search(text))]
+
+
+def _trend(score: float, history: Sequence[Reading]) -> float:
+    """Positive when this turn is more upset than the average of the last three."""
+    if not history:
+        return 0.0
+    recent = [r.intensity * 3 for r in history[-3:]]
+    return (score - sum(recent) / len(recent)) / 3
