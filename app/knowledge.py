@@ -1,61 +1,36 @@
-"""The live FAQ knowledge base: loaded at start, rebuilt aside on every file change, swapped whole.
-
-A broken edit keeps the last good version live; the error (file and line) is in the log and
-in /readyz until a good version loads.
-"""
+"""How the live FAQ and routing rules are built from their files (see app/live_files.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
+from dataclasses import dataclass
 from pathlib import Path
-
-from watchfiles import awatch
 
 from faq.knowledge_base import KnowledgeBase
 from faq.lint import lint
 from faq.loader import FaqLoadError, load_knowledge_base
+from routing.emotion import EmotionReader
+from routing.lexicon import load_emotion_lexicon
+from routing.rules import Rules, load_rules
 
-log = logging.getLogger(__name__)
+
+def build_knowledge_base(directory: Path, variables: dict[str, str]) -> KnowledgeBase:
+    """Load and lint; lint errors (not warnings) refuse the version like load errors do."""
+    kb = load_knowledge_base(directory, variables=variables)
+    errors = [f for f in lint(kb, collisions=False) if f.severity == "error"]
+    if errors:
+        raise FaqLoadError([f.problem for f in errors])
+    return kb
 
 
-class FaqService:
-    def __init__(self, directory: Path, *, variables: dict[str, str] | None = None) -> None:
-        self.directory = directory
-        self.variables = variables or {}
-        self.current: KnowledgeBase | None = None
-        self.error: str | None = None
-        self._watcher: asyncio.Task | None = None
-        self._stop = asyncio.Event()
+@dataclass(frozen=True)
+class Routing:
+    """The rules and the emotion reader built with the rules' extra words: swapped together."""
 
-    async def load(self) -> bool:
-        """Build a new version off the event loop; True when it went live."""
-        try:
-            kb = await asyncio.to_thread(load_knowledge_base, self.directory, variables=self.variables)
-            errors = [f for f in lint(kb, collisions=False) if f.severity == "error"]
-            if errors:
-                raise FaqLoadError([f.problem for f in errors])
-        except FaqLoadError as exc:
-            self.error = str(exc)
-            live = "keeping the last good version" if self.current else "no FAQ is live"
-            log.error("FAQ in %s not loaded, %s:\n%s", self.directory, live, exc)
-            return False
-        self.current, self.error = kb, None
-        log.info("FAQ loaded: %d entries from %s", len(kb), self.directory)
-        return True
+    rules: Rules
+    reader: EmotionReader
 
-    def watch(self) -> None:
-        """Reload on every change below the FAQ directory until `close`."""
-        self._watcher = asyncio.create_task(self._watch(), name="faq watcher")
 
-    async def close(self) -> None:
-        self._stop.set()
-        if self._watcher:
-            await self._watcher
-
-    async def _watch(self) -> None:
-        try:
-            async for _changes in awatch(self.directory, stop_event=self._stop, debounce=300, recursive=True):
-                await self.load()
-        except FileNotFoundError:
-            log.error("FAQ directory %s does not exist; not watching it", self.directory)
+def build_routing(path: Path) -> Routing:
+    rules = load_rules(path)
+    lexicon = load_emotion_lexicon().extended({k: list(v) for k, v in rules.lexicon.items()})
+    return Routing(rules, EmotionReader(lexicon))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cache, partial
 
 import httpx
 from sqlalchemy import select
@@ -15,11 +16,13 @@ from app.engine.conversations import ConversationEngine, EngineHooks
 from app.engine.dispatcher import Dispatcher
 from app.engine.intake import Intake
 from app.engine.outbox import Outbox
-from app.knowledge import FaqService
+from app.knowledge import Routing, build_knowledge_base, build_routing
 from app.live import LiveHub
-from app.settings import Settings
+from app.live_files import LiveFiles
+from app.settings import DEFAULT_RULES_FILE, Settings
 from app.store.database import create_engine, session_factory
 from app.store.tables import Message
+from faq.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +34,8 @@ class Services:
     sessions: async_sessionmaker
     http: httpx.AsyncClient
     adapters: dict[str, Adapter]
-    faq: FaqService
+    faq: LiveFiles[KnowledgeBase]
+    routing: LiveFiles[Routing]
     live: LiveHub
     outbox: Outbox
     dispatcher: Dispatcher
@@ -43,7 +47,9 @@ class Services:
         sessions = session_factory(db)
         http = httpx.AsyncClient(timeout=settings.outbox.send_timeout_seconds)
         adapters: dict[str, Adapter] = {"web": _web_adapter(settings, http)}
-        faq = FaqService(settings.faq_dir, variables={"shop_name": settings.shop_name})
+        variables = {"shop_name": settings.shop_name}
+        faq = LiveFiles("FAQ", settings.faq_dir, partial(build_knowledge_base, settings.faq_dir, variables))
+        routing = LiveFiles("routing rules", settings.rules_file, partial(build_routing, settings.rules_file))
         live = LiveHub()
         outbox = Outbox(sessions, adapters, settings.outbox)
 
@@ -51,20 +57,25 @@ class Services:
             outbox.wake()
             live.publish(message)
 
-        engine = ConversationEngine(sessions, EngineHooks(lambda: faq.current, on_outbound))
+        fallback = cache(partial(build_routing, DEFAULT_RULES_FILE))  # only if the configured rules never loaded
+        engine = ConversationEngine(
+            sessions, EngineHooks(lambda: faq.current, lambda: routing.current or fallback(), on_outbound)
+        )
         dispatcher = Dispatcher(engine.process_next, engine.give_up, workers=settings.engine.workers)
         intake = Intake(sessions, dispatcher.notify)
-        return cls(settings, db, sessions, http, adapters, faq, live, outbox, dispatcher, intake)
+        return cls(settings, db, sessions, http, adapters, faq, routing, live, outbox, dispatcher, intake)
 
     async def start(self) -> None:
-        await self.faq.load()
-        self.faq.watch()
+        for files in (self.faq, self.routing):
+            await files.load()
+            files.watch()
         self.outbox.start()
         await self._resume_pending()
 
     async def stop(self) -> None:
         drain = self.settings.engine.drain_seconds
         await self.faq.close()
+        await self.routing.close()
         await self.dispatcher.drain(drain)
         await self.outbox.drain(drain)
         await self.http.aclose()

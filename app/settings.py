@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SAMPLE_FAQ_DIR = Path(__file__).resolve().parent.parent / "faq" / "data"
+DEFAULT_RULES_FILE = Path(__file__).resolve().parent.parent / "routing" / "rules.yaml"
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "placeholder", "xxx", "test", "dev"}
 MIN_SECRET_LENGTH = 16
 
@@ -61,6 +62,7 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///./kefu.db"
     faq_dir: Path = SAMPLE_FAQ_DIR
+    rules_file: Path = DEFAULT_RULES_FILE
     shop_name: str = "小店"
     log_level: str = "INFO"
     web: WebChannelSettings = WebChannelSettings()

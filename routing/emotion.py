@@ -14,14 +14,12 @@ ordinary words that contain a trigger (工商银行, 烟雾报警器) are not.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import zhconv
-
 from routing.lexicon import EmotionLexicon
+from routing.text import fold
 
 Label = Literal["calm", "anxious", "aggrieved", "angry"]
 Risk = Literal["none", "complaint", "threat", "safety"]
@@ -29,7 +27,7 @@ Risk = Literal["none", "complaint", "threat", "safety"]
 _EXCLAIMS = re.compile(r"[!！]{2,}")
 _QUESTIONS = re.compile(r"[?？]{2,}")
 _REPEATED = re.compile(r"(.)\1{2,}")
-_SHOUTING = re.compile(r"\b[A-Z]{4,}\b")
+_SHOUTING = re.compile(r"\b[A-Z]{4,}\b")  # looked for in the text before folding
 _ONLY_MARKS = re.compile(r"^[\s?？!！.。…]+$")
 
 
@@ -61,7 +59,9 @@ class Weights:
     frustration: float = 0.6
     anxious_word: float = 0.6
     aggrieved_word: float = 0.8
-    emoji: float = 0.8
+    angry_emoji: float = 1.0
+    anxious_emoji: float = 0.8
+    shouting: float = 0.6
     exclaims: float = 0.6
     questions: float = 0.6
     many_questions: float = 0.8  # ？？？ and more
@@ -76,13 +76,13 @@ class EmotionReader:
 
     def read(self, text: str, *, history: Sequence[Reading] = ()) -> Reading:
         """Read one message; `history` (earlier readings, oldest first) gives the trend."""
-        folded = zhconv.convert(unicodedata.normalize("NFKC", text), "zh-cn")
-        work = folded.lower()
+        folded = fold(text)
+        work = folded
         for phrase in self.lexicon["innocent"]:
             work = work.replace(phrase, " ")
         evidence: list[Evidence] = []
         risk = self._risk(work, evidence)
-        angry, aggrieved, anxious = self._scores(folded, work, evidence)
+        angry, aggrieved, anxious = self._scores(text, folded, work, evidence)
         label, score = self._label(angry, aggrieved, anxious)
         if risk in ("threat", "complaint") and label == "calm":
             label, score = "angry", max(score, self.weights.threshold)
@@ -91,7 +91,9 @@ class EmotionReader:
         return Reading(label, round(intensity, 2), risk, tuple(evidence), round(trend, 2))
 
     def _risk(self, work: str, evidence: list[Evidence]) -> Risk:
-        found = {name: _found(work, self.lexicon[name]) for name in ("strong_threat", "weak_threat", "action", "safety")}
+        found = {
+            name: _found(work, self.lexicon[name]) for name in ("strong_threat", "weak_threat", "action", "safety")
+        }
         asking = _found(work, self.lexicon["asking_about"])
         for name, words in found.items():
             evidence += [Evidence(name, w) for w in words]
@@ -104,7 +106,7 @@ class EmotionReader:
             return "safety"
         return "none"
 
-    def _scores(self, folded: str, work: str, evidence: list[Evidence]) -> tuple[float, float, float]:
+    def _scores(self, text: str, folded: str, work: str, evidence: list[Evidence]) -> tuple[float, float, float]:
         w, lexicon = self.weights, self.lexicon
         angry_words = _found(work, lexicon["angry"])
         sarcasm = _found(work, lexicon["sarcasm"])
@@ -116,6 +118,7 @@ class EmotionReader:
         angry_emoji = [e for e in lexicon["angry_emoji"] if e in folded]
         anxious_emoji = [e for e in lexicon["anxious_emoji"] if e in folded]
         exclaims, questions = _EXCLAIMS.findall(folded), _QUESTIONS.findall(folded)
+        shouting = _SHOUTING.findall(text)
         for kind, items in (
             ("angry", angry_words),
             ("sarcasm", sarcasm + soft_sarcasm),
@@ -126,7 +129,7 @@ class EmotionReader:
             ("angry_emoji", angry_emoji),
             ("anxious_emoji", anxious_emoji),
             ("punctuation", exclaims + questions),
-            ("shouting", _SHOUTING.findall(folded)),
+            ("shouting", shouting),
             ("repetition", _REPEATED.findall(work)),
         ):
             evidence += [Evidence(kind, item) for item in items]
@@ -138,14 +141,15 @@ class EmotionReader:
             + w.soft_sarcasm * len(soft_sarcasm)
             + w.angry_pattern * len(patterns)
             + w.frustration * bool(frustration)
-            + w.emoji * len(angry_emoji)
+            + w.angry_emoji * len(angry_emoji)
+            + w.shouting * bool(shouting)
             + (w.threshold if marks_only else (w.many_questions if many_questions else w.questions * bool(questions)))
             + w.exclaims * bool(exclaims) * bool(angry_words or patterns or angry_emoji)
         )
         aggrieved = w.aggrieved_word * len(aggrieved_words)
         anxious = (
             w.anxious_word * len(anxious_words)
-            + w.emoji * len(anxious_emoji)
+            + w.anxious_emoji * len(anxious_emoji)
             + w.exclaims * bool(exclaims) * (not angry_words)
         )
         return angry, aggrieved, anxious

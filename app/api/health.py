@@ -31,6 +31,8 @@ async def read_readiness(services: ServicesDep) -> JSONResponse:
         "entries": len(faq.current) if faq.current else 0,
         "error": faq.error,
     }
+    routing = services.routing
+    checks["routing"] = {"ok": routing.current is not None, "file": str(routing.path), "error": routing.error}
     ready = all(check["ok"] for check in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503

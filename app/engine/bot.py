@@ -1,16 +1,25 @@
-"""What the bot does with one customer message, given the conversation's state: a pure decision."""
+"""What the bot does with one customer message: read it, match the FAQ, apply the routing policy.
+
+A pure function of the message, the conversation's recent past and the live FAQ and rules;
+the engine stores what it returns.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from app.engine import texts
+from app.knowledge import Routing
 from app.store.tables import ConversationState
-from faq.knowledge_base import Entry, KnowledgeBase
-from faq.matcher import MatchResult, match
-from routing.human_request import asks_for_human
+from faq.knowledge_base import KnowledgeBase
+from faq.matcher import MatchResult, Thresholds, match
+from routing.emotion import Reading
+from routing.human_request import asks_for_human, checks_for_a_person
+from routing.intent import Intent, classify
+from routing.policy import Handoff, PolicyDecision, Reason, Situation
+from routing.policy import decide as policy_decide
 
 _PICK = re.compile(r"^\s*([1-9])\s*[.。、)）]?\s*$")
 
@@ -29,6 +38,10 @@ class Decision:
     replies: list[Reply] = field(default_factory=list)
     new_state: str | None = None
     reason: str | None = None
+    handoff: Handoff | None = None
+    reasons: tuple[Reason, ...] = ()
+    reading: Reading | None = None  # stored with the customer's message
+    intent: Intent | None = None
 
 
 @dataclass(frozen=True)
@@ -39,59 +52,82 @@ class Turn:
     text: str
     channel: str | None = None
     offered: tuple[str, ...] = ()  # entry ids the bot's last message offered as 1, 2, 3…
+    history: tuple[Reading, ...] = ()  # readings of the customer's earlier messages, oldest first
+    unresolved_before: int = 0
+    vip: bool = False
 
 
-def decide(turn: Turn, kb: KnowledgeBase | None) -> Decision:
-    """Reply in state `bot`; stay silent once a person owns or is about to own the conversation."""
+def decide(turn: Turn, kb: KnowledgeBase | None, routing: Routing) -> Decision:
+    """Reply in state `bot`; once a person owns or is about to own the conversation, only read."""
+    reading = routing.reader.read(turn.text, history=turn.history)
     if turn.state != ConversationState.BOT:
-        return Decision()
-    if asks_for_human(turn.text):
-        return _handoff("customer asked for a person")
-    if kb is None:
-        return Decision([Reply("bot", texts.NO_ANSWER, meta={"decision": "none", "reasons": ["no FAQ loaded"]})])
+        if turn.state == ConversationState.QUEUED and asks_for_human(turn.text):
+            return Decision([Reply("system", routing.rules.templates.still_queued)], reading=reading)
+        return Decision(reading=reading)
     picked = _picked(turn, kb)
-    if picked is not None:
-        return _answer(picked, kb, score=None, meta={"decision": "answer", "reasons": ["picked suggestion"]})
-    result = match(turn.text, kb, channel=turn.channel)
-    meta = _evidence(result)
-    if result.decision == "answer":
-        return _answer(result.best.entry, kb, score=result.best.score, meta=meta)
-    if result.decision == "suggest":
-        offered = [s.entry for s in result.suggestions]
+    if picked is not None and not reading.escalated:
+        reply = Reply("bot", picked[1], faq_id=picked[0], meta={"action": "answer", "reasons": ["picked suggestion"]})
+        return Decision([reply], reading=reading)
+    faq = match(turn.text, kb, thresholds=_thresholds(routing), channel=turn.channel) if kb else None
+    intent = classify(turn.text, faq, routing.rules)
+    human = asks_for_human(turn.text) or (turn.unresolved_before > 0 and checks_for_a_person(turn.text))
+    situation = Situation(reading, intent, faq, human, turn.unresolved_before, turn.vip)
+    return _carry_out(policy_decide(situation, routing.rules), faq, kb, reading, intent)
+
+
+def _carry_out(
+    policy: PolicyDecision, faq: MatchResult | None, kb: KnowledgeBase | None, reading: Reading, intent: Intent
+) -> Decision:
+    meta = _evidence(policy, faq, intent)
+    replies: list[Reply] = []
+    if policy.action == "answer":
+        if policy.message and not policy.then_handoff:
+            replies.append(Reply("bot", policy.message, meta=meta))
+        entry = faq.best.entry
+        replies.append(Reply("bot", entry.render(kb.variables), faq_id=entry.id, faq_score=faq.best.score, meta=meta))
+    elif policy.action == "suggest":
+        offered = [s.entry for s in faq.suggestions]
         meta["offered"] = [e.id for e in offered]
-        return Decision([Reply("bot", texts.suggestions([e.questions[0] for e in offered]), meta=meta)])
-    return Decision([Reply("bot", texts.NO_ANSWER, meta=meta)])
+        replies.append(Reply("bot", texts.suggestions([e.questions[0] for e in offered]), meta=meta))
+    elif policy.action == "clarify":
+        replies.append(Reply("bot", policy.message, meta=meta))
+    if policy.handoff is not None:
+        replies.append(Reply("system", policy.message, meta=meta))
+        summary = "; ".join(f"{r.rule}: {r.detail}" if r.detail else r.rule for r in policy.reasons)
+        return Decision(
+            replies, ConversationState.QUEUED, summary, policy.handoff, policy.reasons, reading=reading, intent=intent
+        )
+    return Decision(replies, reasons=policy.reasons, reading=reading, intent=intent)
 
 
-def _picked(turn: Turn, kb: KnowledgeBase) -> Entry | None:
-    """ "1" after "您是想问：1… 2…" picks that entry."""
+def _thresholds(routing: Routing) -> Thresholds:
+    t = routing.rules.active_thresholds
+    return Thresholds(answer=t.answer, lead=t.lead, suggest=t.suggest)
+
+
+def _picked(turn: Turn, kb: KnowledgeBase | None) -> tuple[str, str] | None:
+    """ "1" after "您是想问：1… 2…" picks that entry: (id, rendered answer)."""
     found = _PICK.match(turn.text)
-    if not found or not turn.offered:
+    if not found or not turn.offered or kb is None:
         return None
     number = int(found.group(1))
-    return kb.entries.get(turn.offered[number - 1]) if number <= len(turn.offered) else None
+    entry = kb.entries.get(turn.offered[number - 1]) if number <= len(turn.offered) else None
+    return (entry.id, entry.render(kb.variables)) if entry else None
 
 
-def _answer(entry: Entry, kb: KnowledgeBase, *, score: float | None, meta: dict) -> Decision:
-    text = entry.render(kb.variables)
-    reply = Reply("bot", text, faq_id=entry.id, faq_score=score, meta=meta)
-    if entry.handoff:
-        return Decision(
-            [reply, Reply("system", texts.HANDOFF_AFTER_ANSWER)],
-            new_state=ConversationState.QUEUED,
-            reason=f"FAQ entry {entry.id} is marked handoff",
-        )
-    return Decision([reply])
-
-
-def _handoff(reason: str) -> Decision:
-    return Decision([Reply("system", texts.HANDOFF_REQUESTED)], new_state=ConversationState.QUEUED, reason=reason)
-
-
-def _evidence(result: MatchResult) -> dict[str, Any]:
-    return {
-        "decision": result.decision,
-        "reasons": result.reasons,
-        "candidates": [{"id": c.entry.id, "score": c.score, "question": c.question} for c in result.candidates],
-        "order_numbers": list(result.normalised.order_numbers),
+def _evidence(policy: PolicyDecision, faq: MatchResult | None, intent: Intent) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "action": policy.action,
+        "reasons": [f"{r.rule}: {r.detail}" if r.detail else r.rule for r in policy.reasons],
+        "intent": asdict(intent),
     }
+    if policy.handoff:
+        meta["handoff"] = asdict(policy.handoff)
+    if faq is not None:
+        meta["faq"] = {
+            "decision": faq.decision,
+            "reasons": faq.reasons,
+            "candidates": [{"id": c.entry.id, "score": c.score, "question": c.question} for c in faq.candidates],
+        }
+        meta["order_numbers"] = list(faq.normalised.order_numbers)
+    return meta

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.base import Address, OutboundMessage
-from app.engine.bot import Reply, Turn, decide
+from app.engine.bot import Decision, Reply, decide
+from app.engine.context import reading_to_dict, turn_for
 from app.engine.outbox import outbound_message
+from app.knowledge import Routing
 from app.store.tables import Conversation, ConversationState, Message, OutboxItem, StateTransition, utcnow
 from faq.knowledge_base import KnowledgeBase
 
@@ -24,9 +26,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class EngineHooks:
-    """What happens after a commit: wake the outbox, push to live chat widgets."""
+    """The live FAQ and rules, and what happens after a commit (wake the outbox, push to widgets)."""
 
     knowledge_base: Callable[[], KnowledgeBase | None]
+    routing: Callable[[], Routing]
     on_outbound: Callable[[OutboundMessage], None]
 
 
@@ -43,9 +46,10 @@ class ConversationEngine:
                 return False
             conversation = await _open_conversation(session, address, message)
             message.conversation_id = conversation.id
-            offered = await _last_offer(session, conversation)
-            turn = Turn(conversation.state, message.text, conversation.channel, offered)
-            decision = decide(turn, self._hooks.knowledge_base())
+            routing = self._hooks.routing()
+            turn = await turn_for(session, conversation, message, routing.rules)
+            decision = decide(turn, self._hooks.knowledge_base(), routing)
+            _record(message, conversation, decision)
             if decision.new_state:
                 transition(session, conversation, decision.new_state, decision.reason or "")
             outbound = [await _queue_reply(session, conversation, message, reply) for reply in decision.replies]
@@ -88,15 +92,17 @@ async def _next_pending(session: AsyncSession, address: Address) -> Message | No
     )
 
 
-async def _last_offer(session: AsyncSession, conversation: Conversation) -> tuple[str, ...]:
-    """The entries the bot's latest message offered as numbered choices, if it offered any."""
-    meta = await session.scalar(
-        select(Message.meta)
-        .where(Message.conversation_id == conversation.id, Message.direction == "out", Message.sender == "bot")
-        .order_by(Message.id.desc())
-        .limit(1)
-    )
-    return tuple(meta.get("offered", ())) if meta else ()
+def _record(message: Message, conversation: Conversation, decision: Decision) -> None:
+    """Keep the reading and intent with the customer's message and the handoff on the conversation."""
+    message.meta = {
+        "reading": reading_to_dict(decision.reading) if decision.reading else None,
+        "intent": asdict(decision.intent) if decision.intent else None,
+    }
+    if decision.handoff:
+        conversation.queue = decision.handoff.queue
+        conversation.level = decision.handoff.level
+        conversation.priority = decision.handoff.priority
+        conversation.handoff_reasons = [f"{r.rule}: {r.detail}" if r.detail else r.rule for r in decision.reasons]
 
 
 async def _open_conversation(session: AsyncSession, address: Address, message: Message) -> Conversation:

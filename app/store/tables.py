@@ -68,6 +68,10 @@ class Conversation(Base):
     customer_id: Mapped[str] = mapped_column(String(128))
     state: Mapped[str] = mapped_column(String(16), default=ConversationState.BOT)
     customer: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    queue: Mapped[str | None] = mapped_column(String(64))  # set by a handoff
+    level: Mapped[str | None] = mapped_column(String(2))  # L1 | L2 | L3
+    priority: Mapped[int | None] = mapped_column(Integer)
+    handoff_reasons: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

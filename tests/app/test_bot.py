@@ -1,9 +1,12 @@
-"""The bot's decision for one message in each conversation state."""
+"""The bot's decision for one message: FAQ answers, suggestions, and the routing policy's handoffs."""
 
 from __future__ import annotations
 
-from app.engine import texts
+import pytest
+
 from app.engine.bot import Turn, decide
+from app.knowledge import build_routing
+from app.settings import DEFAULT_RULES_FILE
 from faq.index import SearchIndex
 from faq.knowledge_base import Entry, KnowledgeBase
 from faq.lexicon import BUILTIN_LEXICON, load_lexicon
@@ -11,19 +14,20 @@ from faq.tokenise import Tokeniser
 
 ENTRIES = (
     Entry("ship", ("什么时候发货", "多久发货"), "亲，{shop_name}付款后48小时内发货。", "logistics"),
-    Entry("refund_time", ("退款多久到账",), "1-3个工作日到账。"),
-    Entry("refund_how", ("怎么申请退款",), "在订单页点申请退款。"),
-    Entry("address_after_shipping", ("发货后怎么改地址",), "请稍等，为您联系快递改地址。", handoff=True),
+    Entry("refund_time", ("退款多久到账",), "1-3个工作日到账。", "aftersale"),
+    Entry("refund_how", ("怎么申请退款",), "在订单页点申请退款。", "aftersale"),
+    Entry("address_after_shipping", ("发货后怎么改收货地址",), "为您联系快递改地址。", "logistics", handoff=True),
 )
 KB = KnowledgeBase(
     {e.id: e for e in ENTRIES},
     variables={"shop_name": "小鹿家居"},
     index=SearchIndex(ENTRIES, Tokeniser(load_lexicon(BUILTIN_LEXICON))),
 )
+ROUTING = build_routing(DEFAULT_RULES_FILE)
 
 
-def bot(text: str, *, state: str = "bot", offered: tuple[str, ...] = ()):
-    return decide(Turn(state, text, "web", offered), KB)
+def bot(text: str, *, state: str = "bot", offered: tuple[str, ...] = (), unresolved: int = 0, vip: bool = False):
+    return decide(Turn(state, text, "web", offered, unresolved_before=unresolved, vip=vip), KB, ROUTING)
 
 
 def test_a_known_question_is_answered_with_the_entry_score_and_evidence():
@@ -31,13 +35,20 @@ def test_a_known_question_is_answered_with_the_entry_score_and_evidence():
     [reply] = decision.replies
     assert reply.sender == "bot" and reply.faq_id == "ship" and reply.faq_score == 1.0
     assert reply.text == "亲，小鹿家居付款后48小时内发货。"
-    assert reply.meta["decision"] == "answer" and reply.meta["candidates"][0]["id"] == "ship"
-    assert decision.new_state is None
+    assert reply.meta["action"] == "answer" and reply.meta["faq"]["candidates"][0]["id"] == "ship"
+    assert reply.meta["intent"]["name"] == "logistics"
+    assert decision.new_state is None and decision.reading.label == "calm"
 
 
-def test_an_unknown_question_gets_the_polite_fallback():
+def test_an_unknown_question_gets_a_clarifying_question_first():
     [reply] = bot("你们老板是谁").replies
-    assert reply.text == texts.NO_ANSWER and reply.faq_id is None
+    assert reply.meta["action"] == "clarify" and reply.text == ROUTING.rules.templates.clarify
+
+
+def test_the_second_unhelpful_turn_in_a_row_hands_off():
+    decision = bot("你们老板是谁", unresolved=1)
+    assert decision.new_state == "queued" and decision.handoff.level == "L1"
+    assert decision.reasons[0].rule == "unresolved_turns"
 
 
 def test_close_candidates_are_offered_as_a_numbered_list_and_a_digit_picks_one():
@@ -46,32 +57,73 @@ def test_close_candidates_are_offered_as_a_numbered_list_and_a_digit_picks_one()
     offered = tuple(offer.meta["offered"])
     assert set(offered) == {"refund_time", "refund_how"}
 
-    [answer] = bot("2", offered=offered).replies
+    [answer] = bot("2", offered=offered, unresolved=1).replies
     assert answer.faq_id == offered[1]
 
 
-def test_a_digit_without_an_offer_is_just_a_message():
-    [reply] = bot("2").replies
-    assert reply.faq_id is None
+@pytest.mark.parametrize("text", ["我要转人工", "人工", "给我找个真人"])
+def test_asking_for_a_person_hands_off_at_once(text):
+    decision = bot(text)
+    assert decision.new_state == "queued" and decision.reasons[0].rule == "human_request"
+    assert [r.sender for r in decision.replies] == ["system"] and "人工" in decision.replies[0].text
 
 
-def test_asking_for_a_person_queues_with_a_notice():
-    decision = bot("我要转人工")
-    assert decision.new_state == "queued" and decision.reason == "customer asked for a person"
-    assert [r.sender for r in decision.replies] == ["system"]
+def test_checking_whether_anyone_is_there_after_a_failed_answer_is_a_request_for_a_person():
+    assert bot("在吗", unresolved=1).reasons[0].rule == "human_request"
+    assert bot("在吗").new_state is None
+
+
+def test_a_threat_goes_to_the_supervisor_at_top_priority():
+    decision = bot("再不退款我就去12315投诉你们")
+    assert decision.handoff.queue == "supervisor" and decision.handoff.level == "L3"
+    assert decision.handoff.priority == ROUTING.rules.priorities["L3"]
+    assert decision.reasons[0].rule == "risk:threat" and "12315" in decision.reasons[0].detail
+
+
+def test_a_safety_danger_goes_to_the_supervisor_with_safety_advice():
+    decision = bot("插上电就冒烟了")
+    assert decision.handoff.level == "L3" and "停止使用" in decision.replies[-1].text
+
+
+def test_an_angry_customer_gets_empathy_and_a_senior_agent():
+    decision = bot("你们这是什么垃圾服务！！！")
+    assert decision.handoff.queue == "complaints" and decision.handoff.level == "L2"
+    assert "抱歉" in decision.replies[-1].text
+
+
+def test_an_anxious_customer_gets_reassurance_with_the_answer():
+    texts = [r.text for r in bot("急急急 什么时候发货").replies]
+    assert texts[0] == ROUTING.rules.templates.reassurance and "48小时" in texts[1]
 
 
 def test_an_entry_marked_handoff_answers_then_hands_off():
-    decision = bot("发货后怎么改地址")
+    decision = bot("发货后怎么改收货地址")
     assert [r.sender for r in decision.replies] == ["bot", "system"]
-    assert decision.new_state == "queued" and "address_after_shipping" in decision.reason
+    assert decision.new_state == "queued" and decision.reasons[0].detail.startswith("address_after_shipping")
 
 
-def test_the_bot_is_silent_once_a_person_owns_the_conversation():
+def test_an_intent_only_a_person_can_handle_goes_to_its_queue():
+    decision = bot("我想改订单的颜色")
+    assert decision.handoff.queue == "order" and decision.reasons[0].rule == "intent:order_change"
+
+
+def test_vip_customers_go_to_the_vip_queue_with_a_priority_boost():
+    decision = bot("转人工", vip=True)
+    assert decision.handoff.queue == "vip"
+    assert decision.handoff.priority == ROUTING.rules.priorities["L1"] + ROUTING.rules.vip.priority_boost
+
+
+def test_asking_again_while_queued_is_told_a_person_is_coming():
+    [reply] = bot("转人工", state="queued").replies
+    assert reply.sender == "system" and reply.text == ROUTING.rules.templates.still_queued
+
+
+def test_once_a_person_owns_the_conversation_the_bot_only_reads():
     for state in ("queued", "with_agent"):
-        assert bot("什么时候发货", state=state).replies == []
+        decision = bot("什么时候发货", state=state)
+        assert decision.replies == [] and decision.reading is not None
 
 
-def test_without_a_knowledge_base_the_bot_still_answers_politely():
-    [reply] = decide(Turn("bot", "什么时候发货"), None).replies
-    assert reply.text == texts.NO_ANSWER
+def test_without_a_knowledge_base_the_bot_asks_again_then_hands_off():
+    first = decide(Turn("bot", "什么时候发货"), None, ROUTING)
+    assert first.replies[0].meta["action"] == "clarify"

@@ -39,13 +39,12 @@ def test_bot_answer_records_the_faq_entry_and_score(kefu, callback, database):
 
     [(faq_id, score, meta)] = query(database, "SELECT faq_id, faq_score, meta FROM messages WHERE direction = 'out'")
     assert faq_id == "invoice"
-    assert 0.4 <= score <= 1
+    assert 0.35 <= score <= 1
     evidence = json.loads(meta)
-    assert evidence["decision"] == "answer" and evidence["candidates"][0] == {
-        "id": "invoice",
-        "score": score,
-        "question": "能开发票吗",
-    }
+    assert evidence["action"] == "answer" and evidence["intent"]["name"] == "invoice"
+    assert evidence["faq"]["candidates"][0] == {"id": "invoice", "score": score, "question": "能开发票吗"}
+    [(reading,)] = query(database, "SELECT meta FROM messages WHERE direction = 'in'")
+    assert json.loads(reading)["reading"]["label"] == "calm"
 
 
 def test_same_message_id_twice_is_answered_once(kefu, callback):
@@ -174,9 +173,9 @@ def test_asking_for_a_person_queues_the_conversation_and_silences_the_bot(kefu, 
     assert notice["sender"] == "system"
     assert "人工" in notice["text"]
     assert len(callback.delivered) == 1, "the bot stays silent while the customer waits for a person"
-    assert query(database, "SELECT state FROM conversations") == [("queued",)]
+    assert query(database, "SELECT state, queue, level FROM conversations") == [("queued", "presale", "L1")]
     transitions = query(database, "SELECT from_state, to_state, reason FROM state_transitions ORDER BY id")
-    assert transitions == [(None, "bot", "customer wrote first"), ("bot", "queued", "customer asked for a person")]
+    assert transitions == [(None, "bot", "customer wrote first"), ("bot", "queued", "human_request: 转人工")]
     assert query(database, "SELECT count(*) FROM messages WHERE processed_at IS NULL") == [(0,)]
 
 

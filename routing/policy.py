@@ -1,0 +1,119 @@
+"""The handoff policy: answer, suggest, clarify or hand off (queue, level, priority), always with reasons.
+
+Rules, first match wins:
+  1. a threat or a safety risk        → L3 to the threat/safety queue, top priority
+  2. the customer asks for a person    → the intent's queue (L2 when angry), at once
+  3. angry or aggrieved                → L2 to the complaints queue, empathy first
+  4. an intent only a person can do    → that intent's queue
+  5. a confident FAQ answer            → answer (reassurance first when anxious; then hand off
+                                         when the entry is marked `handoff`)
+  6. suggestions / nothing found       → suggest / clarify, until `unresolved_turns` in a row,
+                                         then hand off
+VIP customers get a priority boost and, for ordinary handoffs, the VIP queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from faq.matcher import MatchResult
+from routing.emotion import Reading
+from routing.intent import Intent
+from routing.rules import Level, Rules
+
+Action = Literal["answer", "suggest", "clarify", "handoff"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    rule: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    queue: str
+    queue_name: str
+    level: Level
+    priority: int
+
+
+@dataclass(frozen=True)
+class Situation:
+    """Everything the policy looks at for one customer message."""
+
+    reading: Reading
+    intent: Intent
+    faq: MatchResult | None
+    asked_for_human: bool = False
+    unresolved_before: int = 0  # bot turns in a row, just before this one, that did not help
+    vip: bool = False
+
+
+@dataclass(frozen=True)
+class PolicyDecision:
+    action: Action
+    reasons: tuple[Reason, ...]
+    handoff: Handoff | None = None
+    message: str | None = None  # the handoff notice, the clarifying question, or reassurance before an answer
+    then_handoff: bool = False  # answer first, then hand off
+
+
+def decide(s: Situation, rules: Rules) -> PolicyDecision:
+    t = rules.templates
+    if s.reading.risk in ("threat", "safety"):
+        queue = rules.escalation.threat_queue if s.reading.risk == "threat" else rules.escalation.safety_queue
+        words = "、".join(e.text for e in s.reading.evidence if e.kind in ("strong_threat", "weak_threat", "safety"))
+        template = t.senior if s.reading.risk == "threat" else t.safety
+        return _handoff(s, rules, queue, "L3", template, Reason(f"risk:{s.reading.risk}", words))
+    if s.asked_for_human:
+        level: Level | None = "L2" if s.reading.escalated else None
+        queue = rules.escalation.angry_queue if level else _intent_queue(s, rules)
+        return _handoff(s, rules, queue, level, t.empathy if level else t.handoff, Reason("human_request", "转人工"))
+    if s.reading.label in ("angry", "aggrieved"):
+        words = "、".join(e.text for e in s.reading.evidence)[:200]
+        reason = Reason(f"emotion:{s.reading.label}", words)
+        return _handoff(s, rules, rules.escalation.angry_queue, "L2", t.empathy, reason)
+    if s.intent.name in rules.handoff_intents:
+        reason = Reason(f"intent:{s.intent.name}", s.intent.detail)
+        return _handoff(s, rules, _intent_queue(s, rules), None, t.handoff, reason)
+    return _bot_turn(s, rules)
+
+
+def _bot_turn(s: Situation, rules: Rules) -> PolicyDecision:
+    faq, t = s.faq, rules.templates
+    if faq is not None and faq.decision == "answer":
+        entry = faq.best.entry
+        reason = Reason("faq:answer", f"{entry.id} {faq.best.score:.2f}")
+        before = t.reassurance if s.reading.label == "anxious" else None
+        if entry.handoff:
+            handed = _handoff(s, rules, _intent_queue(s, rules), None, t.after_answer, reason)
+            return PolicyDecision("answer", handed.reasons, handed.handoff, handed.message, then_handoff=True)
+        return PolicyDecision("answer", (reason,), message=before)
+    if s.unresolved_before + 1 >= rules.escalation.unresolved_turns:
+        reason = Reason("unresolved_turns", f"{s.unresolved_before + 1} bot turns in a row did not help")
+        return _handoff(s, rules, _intent_queue(s, rules), None, t.unresolved, reason)
+    if faq is not None and faq.decision == "suggest":
+        return PolicyDecision("suggest", (Reason("faq:suggest", "、".join(c.entry.id for c in faq.suggestions)),))
+    reason = Reason("faq:none", "; ".join(faq.reasons) if faq else "no FAQ")
+    return PolicyDecision("clarify", (reason,), message=t.clarify)
+
+
+def _intent_queue(s: Situation, rules: Rules) -> str:
+    return rules.intent_queues.get(s.intent.name or "", rules.default_queue)
+
+
+def _handoff(s: Situation, rules: Rules, queue_id: str, level: Level | None, template: str, reason: Reason):
+    reasons = [reason]
+    if s.vip and level in (None, "L1") and rules.vip.queue:
+        queue_id = rules.vip.queue
+        reasons.append(Reason("vip", "VIP queue"))
+    queue = rules.queue(queue_id)
+    level = level or queue.level
+    priority = rules.priorities.get(level, 0) + (rules.vip.priority_boost if s.vip else 0)
+    if s.reading.trend > 0 and s.reading.escalated:
+        priority += 5
+        reasons.append(Reason("trend", f"more upset than before (+{s.reading.trend})"))
+    handoff = Handoff(queue.id, queue.name, level, priority)
+    return PolicyDecision("handoff", tuple(reasons), handoff, template.format(queue_name=queue.name))

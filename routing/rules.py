@@ -1,0 +1,170 @@
+"""The routing rules file ops edit: queues, intents, escalation, VIPs, thresholds, templates.
+
+Loaded into validated, immutable models; every mistake is reported with its file and line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from routing.lexicon import known_lists
+
+Level = Literal["L1", "L2", "L3"]
+Word = Annotated[str, BeforeValidator(str)]  # ops write 618 or 12315 unquoted
+INTENTS = (
+    "presale",
+    "promotion",
+    "payment",
+    "order_change",
+    "logistics",
+    "aftersale",
+    "invoice",
+    "account",
+    "complaint",
+    "human",
+)
+
+
+class RulesError(ValueError):
+    def __init__(self, path: Path, line: int | None, message: str) -> None:
+        super().__init__(f"{path}:{line}: {message}" if line else f"{path}: {message}")
+        self.path, self.line, self.message = path, line, message
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Queue(_Model):
+    id: str = Field(pattern=r"^[a-z0-9_\-]+$")
+    name: str
+    skills: tuple[str, ...] = ()
+    level: Level = "L1"
+
+
+class Escalation(_Model):
+    angry_queue: str
+    threat_queue: str
+    safety_queue: str
+    unresolved_turns: int = Field(default=2, ge=1)
+
+
+class Vip(_Model):
+    tags: tuple[Word, ...] = ()
+    queue: str | None = None
+    priority_boost: int = 20
+
+
+class Thresholds(_Model):
+    answer: float = Field(default=0.35, ge=0, le=1)
+    lead: float = Field(default=1.3, ge=1)
+    suggest: float = Field(default=0.2, ge=0, le=1)
+
+
+class PromotionMode(_Model):
+    enabled: bool = False
+    thresholds: Thresholds = Thresholds(answer=0.45, lead=1.5, suggest=0.25)
+    wait_notice_minutes: int = Field(default=5, ge=1)
+
+
+class Templates(_Model):
+    handoff: str
+    empathy: str
+    senior: str
+    safety: str
+    reassurance: str
+    clarify: str
+    unresolved: str
+    after_answer: str
+    still_queued: str
+    out_of_hours: str
+
+
+class Rules(_Model):
+    queues: tuple[Queue, ...]
+    default_queue: str
+    intent_queues: dict[str, str]
+    handoff_intents: tuple[str, ...] = ()
+    escalation: Escalation
+    priorities: dict[Level, int] = {"L1": 10, "L2": 50, "L3": 100}
+    vip: Vip = Vip()
+    thresholds: Thresholds = Thresholds()
+    promotion_mode: PromotionMode = PromotionMode()
+    intent_keywords: dict[str, tuple[Word, ...]] = {}
+    category_intents: dict[str, str] = {}
+    lexicon: dict[str, tuple[Word, ...]] = {}
+    templates: Templates
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> Rules:
+        queues = {q.id for q in self.queues}
+        named = {
+            "default_queue": [self.default_queue],
+            "intent_queues": list(self.intent_queues.values()),
+            "escalation": [self.escalation.angry_queue, self.escalation.threat_queue, self.escalation.safety_queue],
+            "vip.queue": [self.vip.queue] if self.vip.queue else [],
+        }
+        for key, ids in named.items():
+            if missing := [i for i in ids if i not in queues]:
+                raise ValueError(
+                    f"{key} names unknown queue(s) {', '.join(missing)}; known: {', '.join(sorted(queues))}"
+                )
+        intents = [*self.intent_queues, *self.handoff_intents, *self.intent_keywords, *self.category_intents.values()]
+        if unknown := sorted({i for i in intents if i not in INTENTS}):
+            raise ValueError(f"unknown intent(s) {', '.join(unknown)}; known: {', '.join(INTENTS)}")
+        if unknown := sorted(set(self.lexicon) - known_lists()):
+            raise ValueError(
+                f"lexicon has unknown list(s) {', '.join(unknown)}; known: {', '.join(sorted(known_lists()))}"
+            )
+        return self
+
+    def queue(self, queue_id: str) -> Queue:
+        return next(q for q in self.queues if q.id == queue_id)
+
+    @property
+    def active_thresholds(self) -> Thresholds:
+        return self.promotion_mode.thresholds if self.promotion_mode.enabled else self.thresholds
+
+
+def load_rules(path: Path) -> Rules:
+    """Parse and validate the rules file; raise RulesError naming the line of the first mistake."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text) or {}
+    except FileNotFoundError:
+        raise RulesError(path, None, "rules file does not exist") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise RulesError(path, mark.line + 1 if mark else None, f"not valid YAML: {exc}") from None
+    try:
+        return Rules.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        return _raise(path, _line(root, error["loc"]), f"{where}: {message}" if where else message)
+
+
+def _raise(path: Path, line: int | None, message: str) -> Rules:
+    raise RulesError(path, line, message)
+
+
+def _line(node: yaml.Node | None, loc: tuple) -> int | None:
+    """The deepest line the error location reaches in the YAML tree."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
