@@ -8,10 +8,11 @@ from typing import Annotated
 
 import typer
 
-from app import cli_faq
+from app import cli_faq, cli_route
 
 app = typer.Typer(help="kefu: customer-service bot and human-handoff router.", no_args_is_help=True)
 app.add_typer(cli_faq.app, name="faq")
+app.add_typer(cli_route.app, name="route")
 
 
 @app.command()

@@ -29,6 +29,7 @@ _QUESTIONS = re.compile(r"[?？]{2,}")
 _REPEATED = re.compile(r"(.)\1{2,}")
 _SHOUTING = re.compile(r"\b[A-Z]{4,}\b")  # looked for in the text before folding
 _ONLY_MARKS = re.compile(r"^[\s?？!！.。…]+$")
+RISK_INTENSITY = 0.8  # a threat or a danger is intense however calmly it is put
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,8 @@ class EmotionReader:
             label, score = "angry", max(score, self.weights.threshold)
         trend = _trend(score, history)
         intensity = min(1.0, score / 3 + max(trend, 0) * 0.2)
+        if risk in ("threat", "safety"):
+            intensity = max(intensity, RISK_INTENSITY)
         return Reading(label, round(intensity, 2), risk, tuple(evidence), round(trend, 2))
 
     def _risk(self, work: str, evidence: list[Evidence]) -> Risk:
@@ -144,13 +147,13 @@ class EmotionReader:
             + w.angry_emoji * len(angry_emoji)
             + w.shouting * bool(shouting)
             + (w.threshold if marks_only else (w.many_questions if many_questions else w.questions * bool(questions)))
-            + w.exclaims * bool(exclaims) * bool(angry_words or patterns or angry_emoji)
+            + w.exclaims * bool(exclaims) * bool(angry_words or patterns or angry_emoji or frustration)
         )
         aggrieved = w.aggrieved_word * len(aggrieved_words)
         anxious = (
             w.anxious_word * len(anxious_words)
             + w.anxious_emoji * len(anxious_emoji)
-            + w.exclaims * bool(exclaims) * (not angry_words)
+            + w.exclaims * bool(exclaims) * (not (angry_words or patterns or angry_emoji or frustration))
         )
         return angry, aggrieved, anxious
 

@@ -30,9 +30,11 @@ INTENTS = (
 
 
 class RulesError(ValueError):
-    def __init__(self, path: Path, line: int | None, message: str) -> None:
-        super().__init__(f"{path}:{line}: {message}" if line else f"{path}: {message}")
-        self.path, self.line, self.message = path, line, message
+    """The rules file was refused; one "file:line: message" per problem."""
+
+    def __init__(self, path: Path, problems: list[tuple[int | None, str]]) -> None:
+        super().__init__("\n".join(f"{path}:{line}: {text}" if line else f"{path}: {text}" for line, text in problems))
+        self.path, self.problems = path, problems
 
 
 class _Model(BaseModel):
@@ -101,25 +103,31 @@ class Rules(_Model):
 
     @model_validator(mode="after")
     def _references_exist(self) -> Rules:
+        """Names must point at defined queues, intents and word lists; the message starts with the key."""
         queues = {q.id for q in self.queues}
         named = {
-            "default_queue": [self.default_queue],
-            "intent_queues": list(self.intent_queues.values()),
-            "escalation": [self.escalation.angry_queue, self.escalation.threat_queue, self.escalation.safety_queue],
-            "vip.queue": [self.vip.queue] if self.vip.queue else [],
+            "default_queue": self.default_queue,
+            **{f"intent_queues.{intent}": queue for intent, queue in self.intent_queues.items()},
+            "escalation.angry_queue": self.escalation.angry_queue,
+            "escalation.threat_queue": self.escalation.threat_queue,
+            "escalation.safety_queue": self.escalation.safety_queue,
+            **({"vip.queue": self.vip.queue} if self.vip.queue else {}),
         }
-        for key, ids in named.items():
-            if missing := [i for i in ids if i not in queues]:
-                raise ValueError(
-                    f"{key} names unknown queue(s) {', '.join(missing)}; known: {', '.join(sorted(queues))}"
-                )
-        intents = [*self.intent_queues, *self.handoff_intents, *self.intent_keywords, *self.category_intents.values()]
-        if unknown := sorted({i for i in intents if i not in INTENTS}):
-            raise ValueError(f"unknown intent(s) {', '.join(unknown)}; known: {', '.join(INTENTS)}")
-        if unknown := sorted(set(self.lexicon) - known_lists()):
-            raise ValueError(
-                f"lexicon has unknown list(s) {', '.join(unknown)}; known: {', '.join(sorted(known_lists()))}"
-            )
+        for key, queue in named.items():
+            if queue not in queues:
+                raise ValueError(f"{key}: unknown queue '{queue}' (known: {', '.join(sorted(queues))})")
+        intents = {
+            **{f"intent_queues.{i}": i for i in self.intent_queues},
+            **{f"handoff_intents.{n}": i for n, i in enumerate(self.handoff_intents)},
+            **{f"intent_keywords.{i}": i for i in self.intent_keywords},
+            **{f"category_intents.{c}": i for c, i in self.category_intents.items()},
+        }
+        for key, intent in intents.items():
+            if intent not in INTENTS:
+                raise ValueError(f"{key}: unknown intent '{intent}' (known: {', '.join(INTENTS)})")
+        for name in self.lexicon:
+            if name not in known_lists():
+                raise ValueError(f"lexicon.{name}: unknown word list (known: {', '.join(sorted(known_lists()))})")
         return self
 
     def queue(self, queue_id: str) -> Queue:
@@ -131,27 +139,31 @@ class Rules(_Model):
 
 
 def load_rules(path: Path) -> Rules:
-    """Parse and validate the rules file; raise RulesError naming the line of the first mistake."""
+    """Parse and validate the rules file; raise RulesError naming the line of every mistake."""
     try:
         text = path.read_text(encoding="utf-8")
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text) or {}
     except FileNotFoundError:
-        raise RulesError(path, None, "rules file does not exist") from None
+        raise RulesError(path, [(None, "rules file does not exist")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise RulesError(path, mark.line + 1 if mark else None, f"not valid YAML: {exc}") from None
+        raise RulesError(path, [(mark.line + 1 if mark else None, f"not valid YAML: {exc}")]) from None
     try:
         return Rules.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
-        return _raise(path, _line(root, error["loc"]), f"{where}: {message}" if where else message)
+        raise RulesError(path, [_problem(root, error) for error in exc.errors()]) from None
 
 
-def _raise(path: Path, line: int | None, message: str) -> Rules:
-    raise RulesError(path, line, message)
+def _problem(root: yaml.Node | None, error: dict) -> tuple[int | None, str]:
+    """(line, "key: message") for one validation error; cross-reference errors name their key first."""
+    message = error["msg"].removeprefix("Value error, ")
+    loc = tuple(error["loc"])
+    if not loc and ": " in message:
+        loc = tuple(int(p) if p.isdigit() else p for p in message.split(": ", 1)[0].split("."))
+        return _line(root, loc), message
+    where = ".".join(str(p) for p in loc)
+    return _line(root, loc), f"{where}: {message}" if where else message
 
 
 def _line(node: yaml.Node | None, loc: tuple) -> int | None:

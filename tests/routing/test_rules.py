@@ -1,0 +1,69 @@
+"""The rules file: the shipped one loads, and every mistake names its file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.settings import DEFAULT_RULES_FILE
+from routing.rules import RulesError, load_rules
+
+SHIPPED = DEFAULT_RULES_FILE.read_text(encoding="utf-8")
+
+
+def broken(tmp_path: Path, old: str, new: str) -> str:
+    assert old in SHIPPED
+    path = tmp_path / "rules.yaml"
+    path.write_text(SHIPPED.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(RulesError) as raised:
+        load_rules(path)
+    return str(raised.value)
+
+
+def line_of(text: str) -> int:
+    return SHIPPED.splitlines().index(next(line for line in SHIPPED.splitlines() if text in line)) + 1
+
+
+def test_the_shipped_rules_load():
+    rules = load_rules(DEFAULT_RULES_FILE)
+    assert rules.queue(rules.escalation.threat_queue).level == "L3"
+    assert rules.active_thresholds == rules.thresholds
+
+
+def test_an_unknown_queue_is_named_with_its_line(tmp_path):
+    message = broken(tmp_path, "  order_change: order\n", "  order_change: orders\n")
+    assert message.endswith(
+        f":{line_of('  order_change: order')}: intent_queues.order_change: unknown queue 'orders'"
+        " (known: aftersale, complaints, logistics, order, presale, supervisor, vip)"
+    )
+
+
+def test_a_misspelt_key_is_refused_on_its_line(tmp_path):
+    message = broken(tmp_path, "default_queue: presale", "defualt_queue: presale")
+    assert f":{line_of('default_queue: presale')}: defualt_queue: Extra inputs are not permitted" in message
+    assert "default_queue: Field required" in message
+
+
+def test_a_bad_level_names_the_queue_line(tmp_path):
+    message = broken(tmp_path, "level: L3}", "level: L4}")
+    assert f":{line_of('level: L3}')}:" in message and "queues.5.level" in message
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    message = broken(tmp_path, "default_queue: presale", "default_queue: [presale")
+    assert "not valid YAML" in message
+
+
+def test_promotion_mode_switches_to_its_stricter_thresholds(tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text(SHIPPED.replace("  enabled: false", "  enabled: true", 1), encoding="utf-8")
+    rules = load_rules(path)
+    assert rules.active_thresholds == rules.promotion_mode.thresholds
+    assert rules.active_thresholds.answer > rules.thresholds.answer
+
+
+def test_numbers_in_word_lists_are_read_as_words(tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text(SHIPPED.replace("  angry: []", "  angry: [404, 垃圾客服]", 1), encoding="utf-8")
+    assert load_rules(path).lexicon["angry"] == ("404", "垃圾客服")
