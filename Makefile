@@ -32,11 +32,13 @@ test: $(STAMP)
 eval: $(STAMP)
 	$(BIN)/kefu faq eval --kb $(EVAL)/shop/kb.yaml --cases $(EVAL)/shop/faq_dev.csv
 	$(BIN)/kefu faq eval --kb $(EVAL)/external/bq_faq_kb.yaml --cases $(EVAL)/external/bq_faq_cases.csv
+	$(BIN)/kefu route eval --cases $(EVAL)/shop/emotion_dev.csv
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.faq_speed --atec $(EVAL)/external/atec_sentences.txt.gz
 	$(BIN)/python -m benchmarks.faq_robustness --kb $(EVAL)/shop/kb.yaml \
 		--turns $(EVAL)/external/jddc2019_customer_turns.tsv $(EVAL)/external/ecd_taobao_customer_turns.tsv
+	$(BIN)/python -m benchmarks.routing_check --eval $(EVAL)
 
 clean:
 	rm -rf $(VENV) kefu.db kefu.db-shm kefu.db-wal .pytest_cache
