@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 
-from app import cli_faq, cli_route
+from app import cli_agents, cli_faq, cli_route
 
 app = typer.Typer(help="kefu: customer-service bot and human-handoff router.", no_args_is_help=True)
 app.add_typer(cli_faq.app, name="faq")
 app.add_typer(cli_route.app, name="route")
+app.add_typer(cli_agents.app, name="agents")
 
 
 @app.command()

@@ -9,7 +9,9 @@ from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
+from app.agents import agent_for_token
 from app.services import Services
+from app.store.tables import Agent
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -34,3 +36,19 @@ def require_ops(
 
 
 OpsAuth = Depends(require_ops)
+
+
+async def current_agent(
+    services: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Agent:
+    """The agent whose API token is in the Authorization header."""
+    if credentials is None:
+        raise HTTPException(401, detail="agent token missing", headers={"WWW-Authenticate": "Bearer"})
+    async with services.sessions() as session:
+        agent = await agent_for_token(session, credentials.credentials)
+    if agent is None:
+        raise HTTPException(401, detail="agent token unknown or disabled", headers={"WWW-Authenticate": "Bearer"})
+    return agent
+
+
+AgentDep = Annotated[Agent, Depends(current_agent)]

@@ -1,34 +1,36 @@
-"""In-process fan-out of outbound messages to the chat widgets a customer has open."""
+"""In-process fan-out of live events: to the chat widgets a customer has open, to agents' consoles."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
-
-from adapters.base import Address, OutboundMessage
+from typing import Any, Generic, TypeVar
 
 QUEUE_LIMIT = 100
+K = TypeVar("K", bound=Hashable)
 
 
-class LiveHub:
+class LiveHub(Generic[K]):
     def __init__(self) -> None:
-        self._subscribers: dict[Address, set[asyncio.Queue]] = defaultdict(set)
+        self._subscribers: dict[K, set[asyncio.Queue]] = defaultdict(set)
 
     @contextmanager
-    def subscribe(self, address: Address) -> Iterator[asyncio.Queue]:
+    def subscribe(self, *keys: K) -> Iterator[asyncio.Queue]:
         queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_LIMIT)
-        self._subscribers[address].add(queue)
+        for key in keys:
+            self._subscribers[key].add(queue)
         try:
             yield queue
         finally:
-            self._subscribers[address].discard(queue)
-            if not self._subscribers[address]:
-                del self._subscribers[address]
+            for key in keys:
+                self._subscribers[key].discard(queue)
+                if not self._subscribers[key]:
+                    del self._subscribers[key]
 
-    def publish(self, message: OutboundMessage) -> None:
-        """Push to open widgets; a widget too slow to keep up misses live events, not history."""
-        for queue in self._subscribers.get(message.address, ()):
+    def publish(self, key: K, event: Any) -> None:
+        """Push to live subscribers; one too slow to keep up misses live events, not history."""
+        for queue in self._subscribers.get(key, ()):
             if not queue.full():
-                queue.put_nowait(message)
+                queue.put_nowait(event)

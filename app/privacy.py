@@ -11,7 +11,8 @@ _ADDRESS = re.compile(
     r"[\u4e00-\u9fffA-Za-z0-9]{0,12}(?:路|街|巷|弄|村|小区|大厦|花园|公寓)[\u4e00-\u9fffA-Za-z0-9\-]{0,16}"
 )
 _SIGNATURE = re.compile(r"(sha256=)[0-9a-fA-F]{8,}")
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]{8,}")
+_BEARER = re.compile(r"(?i)(bearer\s+|token=)[A-Za-z0-9._\-]{8,}")
+_AGENT_TOKEN = re.compile(r"kfa_[A-Za-z0-9_\-]{8,}")
 
 
 def mask(text: str, secrets: Iterable[str] = ()) -> str:
@@ -21,7 +22,7 @@ def mask(text: str, secrets: Iterable[str] = ()) -> str:
     text = _PHONE.sub(r"\1****\2", text)
     text = _ADDRESS.sub("<地址>", text)
     text = _SIGNATURE.sub(r"\1<masked>", text)
-    return _BEARER.sub(r"\1<masked>", text)
+    return _AGENT_TOKEN.sub("kfa_<masked>", _BEARER.sub(r"\1<masked>", text))
 
 
 class MaskingFilter(logging.Filter):

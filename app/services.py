@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, partial
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from adapters.base import Adapter, Address, OutboundMessage
 from adapters.web import WebAdapter
+from app.engine.assigner import Assigner
 from app.engine.conversations import ConversationEngine, EngineHooks
 from app.engine.dispatcher import Dispatcher
 from app.engine.intake import Intake
@@ -36,10 +38,14 @@ class Services:
     adapters: dict[str, Adapter]
     faq: LiveFiles[KnowledgeBase]
     routing: LiveFiles[Routing]
-    live: LiveHub
+    live: LiveHub[Address]
+    agent_events: LiveHub[str]
     outbox: Outbox
+    assigner: Assigner
     dispatcher: Dispatcher
     intake: Intake
+    deliver: Callable[[OutboundMessage], None]  # after a commit: wake the outbox, push to open widgets
+    routing_now: Callable[[], Routing]  # the live rules, or the shipped ones if the configured never loaded
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -50,26 +56,48 @@ class Services:
         variables = {"shop_name": settings.shop_name}
         faq = LiveFiles("FAQ", settings.faq_dir, partial(build_knowledge_base, settings.faq_dir, variables))
         routing = LiveFiles("routing rules", settings.rules_file, partial(build_routing, settings.rules_file))
-        live = LiveHub()
+        live: LiveHub[Address] = LiveHub()
+        agent_events: LiveHub[str] = LiveHub()
         outbox = Outbox(sessions, adapters, settings.outbox)
 
         def on_outbound(message: OutboundMessage) -> None:
             outbox.wake()
-            live.publish(message)
+            live.publish(message.address, message)
 
         fallback = cache(partial(build_routing, DEFAULT_RULES_FILE))  # only if the configured rules never loaded
-        engine = ConversationEngine(
-            sessions, EngineHooks(lambda: faq.current, lambda: routing.current or fallback(), on_outbound)
-        )
+
+        def live_routing() -> Routing:
+            return routing.current or fallback()
+
+        assigner = Assigner(sessions, live_routing, agent_events, on_outbound)
+        hooks = EngineHooks(lambda: faq.current, live_routing, on_outbound, assigner.poke, agent_events.publish)
+        engine = ConversationEngine(sessions, hooks)
         dispatcher = Dispatcher(engine.process_next, engine.give_up, workers=settings.engine.workers)
         intake = Intake(sessions, dispatcher.notify)
-        return cls(settings, db, sessions, http, adapters, faq, routing, live, outbox, dispatcher, intake)
+        return cls(
+            settings=settings,
+            db=db,
+            sessions=sessions,
+            http=http,
+            adapters=adapters,
+            faq=faq,
+            routing=routing,
+            live=live,
+            agent_events=agent_events,
+            outbox=outbox,
+            assigner=assigner,
+            dispatcher=dispatcher,
+            intake=intake,
+            deliver=on_outbound,
+            routing_now=live_routing,
+        )
 
     async def start(self) -> None:
         for files in (self.faq, self.routing):
             await files.load()
             files.watch()
         self.outbox.start()
+        self.assigner.start()
         await self._resume_pending()
 
     async def stop(self) -> None:
@@ -77,6 +105,7 @@ class Services:
         await self.faq.close()
         await self.routing.close()
         await self.dispatcher.drain(drain)
+        await self.assigner.drain(drain)
         await self.outbox.drain(drain)
         await self.http.aclose()
         await self.db.dispose()

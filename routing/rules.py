@@ -46,6 +46,19 @@ class Queue(_Model):
     name: str
     skills: tuple[str, ...] = ()
     level: Level = "L1"
+    overflow_to: str | None = None  # where a chat moves after waiting `overflow_after_minutes`
+    overflow_after_minutes: float = Field(default=5, gt=0)
+
+
+class Service(_Model):
+    """Queues and agents at work: who is picked, and the timers that keep chats moving."""
+
+    selector: Literal["least_busy", "round_robin"] = "least_busy"
+    aging_per_minute: float = Field(default=1.0, ge=0)  # priority points a chat gains per minute waited
+    minutes_per_chat: float = Field(default=3, gt=0)  # ETA fallback when a queue has no recent history
+    notice_minutes: float = Field(default=2, gt=0)  # how often waiting customers hear their place
+    no_reply_minutes: float = Field(default=3, gt=0)  # an assigned chat without an agent reply is re-queued
+    dispositions: tuple[str, ...] = ("物流", "质量", "价格", "服务态度", "退换货", "咨询", "其他")
 
 
 class Escalation(_Model):
@@ -84,6 +97,10 @@ class Templates(_Model):
     after_answer: str
     still_queued: str
     out_of_hours: str
+    assigned: str
+    position: str
+    requeued: str
+    closed: str
 
 
 class Rules(_Model):
@@ -99,6 +116,7 @@ class Rules(_Model):
     intent_keywords: dict[str, tuple[Word, ...]] = {}
     category_intents: dict[str, str] = {}
     lexicon: dict[str, tuple[Word, ...]] = {}
+    service: Service = Service()
     templates: Templates
 
     @model_validator(mode="after")
@@ -112,6 +130,7 @@ class Rules(_Model):
             "escalation.threat_queue": self.escalation.threat_queue,
             "escalation.safety_queue": self.escalation.safety_queue,
             **({"vip.queue": self.vip.queue} if self.vip.queue else {}),
+            **{f"queues.{n}.overflow_to": q.overflow_to for n, q in enumerate(self.queues) if q.overflow_to},
         }
         for key, queue in named.items():
             if queue not in queues:
@@ -136,6 +155,13 @@ class Rules(_Model):
     @property
     def active_thresholds(self) -> Thresholds:
         return self.promotion_mode.thresholds if self.promotion_mode.enabled else self.thresholds
+
+    @property
+    def notice_minutes(self) -> float:
+        """Wait notices come more often in promotion mode."""
+        if self.promotion_mode.enabled:
+            return min(self.service.notice_minutes, self.promotion_mode.wait_notice_minutes)
+        return self.service.notice_minutes
 
 
 def load_rules(path: Path) -> Rules:

@@ -14,11 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.base import Address, OutboundMessage
-from app.engine.bot import Decision, Reply, decide
+from app.engine.bot import Decision, decide
 from app.engine.context import reading_to_dict, turn_for
-from app.engine.outbox import outbound_message
+from app.engine.replies import add_reply
 from app.knowledge import Routing
-from app.store.tables import Conversation, ConversationState, Message, OutboxItem, StateTransition, utcnow
+from app.store.tables import Conversation, ConversationState, Message, StateTransition, utcnow
 from faq.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ class EngineHooks:
     knowledge_base: Callable[[], KnowledgeBase | None]
     routing: Callable[[], Routing]
     on_outbound: Callable[[OutboundMessage], None]
+    on_queued: Callable[[], None]  # a chat now waits for a person: try to assign it
+    on_customer_message: Callable[[str, dict], None]  # (agent id, event) for a chat a person owns
 
 
 class ConversationEngine:
@@ -52,10 +54,27 @@ class ConversationEngine:
             _record(message, conversation, decision)
             if decision.new_state:
                 transition(session, conversation, decision.new_state, decision.reason or "")
-            outbound = [await _queue_reply(session, conversation, message, reply) for reply in decision.replies]
+            outbound = [
+                await add_reply(
+                    session,
+                    conversation,
+                    sender=reply.sender,
+                    text=reply.text,
+                    in_reply_to=message.platform_message_id,
+                    faq_id=reply.faq_id,
+                    faq_score=reply.faq_score,
+                    meta=reply.meta,
+                )
+                for reply in decision.replies
+            ]
             message.processed_at = utcnow()
         for item in outbound:
             self._hooks.on_outbound(item)
+        if decision.handoff:
+            self._hooks.on_queued()
+        if conversation.state == ConversationState.WITH_AGENT and conversation.agent_id:
+            event = {"conversation_id": conversation.id, "message_id": message.public_id, "text": message.text}
+            self._hooks.on_customer_message(conversation.agent_id, {"type": "customer_message", **event})
         return True
 
     async def give_up(self, address: Address, error: str) -> None:
@@ -99,6 +118,7 @@ def _record(message: Message, conversation: Conversation, decision: Decision) ->
         "intent": asdict(decision.intent) if decision.intent else None,
     }
     if decision.handoff:
+        conversation.queued_at = utcnow()
         conversation.queue = decision.handoff.queue
         conversation.level = decision.handoff.level
         conversation.priority = decision.handoff.priority
@@ -131,26 +151,3 @@ async def _open_conversation(session: AsyncSession, address: Address, message: M
     if message.customer:
         conversation.customer = message.customer
     return conversation
-
-
-async def _queue_reply(
-    session: AsyncSession, conversation: Conversation, inbound: Message, reply: Reply
-) -> OutboundMessage:
-    row = Message(
-        conversation_id=conversation.id,
-        channel=conversation.channel,
-        account=conversation.account,
-        customer_id=conversation.customer_id,
-        direction="out",
-        sender=reply.sender,
-        text=reply.text,
-        in_reply_to=inbound.platform_message_id,
-        faq_id=reply.faq_id,
-        faq_score=reply.faq_score,
-        meta=reply.meta or None,
-        processed_at=utcnow(),
-    )
-    session.add(row)
-    await session.flush()
-    session.add(OutboxItem(message_id=row.id, conversation_id=conversation.id, channel=conversation.channel))
-    return outbound_message(row, conversation)

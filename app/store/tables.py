@@ -72,8 +72,38 @@ class Conversation(Base):
     level: Mapped[str | None] = mapped_column(String(2))  # L1 | L2 | L3
     priority: Mapped[int | None] = mapped_column(Integer)
     handoff_reasons: Mapped[list[str] | None] = mapped_column(JSON)
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id", name="fk_conversations_agent_id"), index=True)
+    queued_at: Mapped[datetime | None] = mapped_column()
+    notified_at: Mapped[datetime | None] = mapped_column()  # the last place-in-queue notice
+    assigned_at: Mapped[datetime | None] = mapped_column()
+    first_agent_reply_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    disposition: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AgentRole:
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    OPS = "ops"
+
+
+class Agent(Base):
+    """A person who takes handed-off chats; the API token is stored only as its SHA-256."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16), default=AgentRole.AGENT)
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    capacity: Mapped[int] = mapped_column(Integer, default=5)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="offline")  # online | away | offline
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Message(Base):

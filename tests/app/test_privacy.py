@@ -28,6 +28,11 @@ def test_configured_secrets_and_signatures_are_masked():
     assert "deadbeef" not in masked and "tok_12345678" not in masked
 
 
+def test_agent_tokens_are_masked_in_headers_and_urls():
+    masked = mask('"WebSocket /api/agents/me/events?token=kfa_abcdefgh12345678" kfa_zyxwvuts98765432')
+    assert "abcdefgh12345678" not in masked and "zyxwvuts98765432" not in masked
+
+
 def test_the_log_filter_masks_arguments_and_tracebacks():
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

@@ -43,7 +43,31 @@ class KefuProcess:
         return {**clean, "PYTHONPATH": str(ROOT), **self.env}
 
     def migrate(self) -> None:
-        subprocess.run([*KEFU, "migrate"], cwd=self.workdir, env=self._environ(), check=True, capture_output=True)
+        self.cli("migrate")
+
+    def cli(self, *args: str) -> str:
+        """Run a `kefu` command against this instance's database and settings; its output."""
+        done = subprocess.run([*KEFU, *args], cwd=self.workdir, env=self._environ(), capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"kefu {' '.join(args)} failed:\n{done.stderr}")
+        return done.stdout
+
+    def add_agent(self, username: str, *, skills: str = "presale", role: str = "agent", capacity: int = 5) -> str:
+        """Create an agent with the CLI, as ops would; its API token."""
+        out = self.cli(
+            "agents",
+            "add",
+            username,
+            "--name",
+            username,
+            "--skills",
+            skills,
+            "--role",
+            role,
+            "--capacity",
+            str(capacity),
+        )
+        return out.rsplit("token (shown once, keep it safe): ", 1)[1].strip()
 
     def start(self, timeout: float = 30, ready_status: int = 200) -> KefuProcess:
         """Start and wait until /readyz answers `ready_status` (503 for a deliberately broken setup)."""

@@ -1,0 +1,52 @@
+"""The supervisor's view of every queue: who waits, for how long, and who is there to serve."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+from sqlalchemy import func, select
+
+from app.deps import AgentDep, ServicesDep
+from app.store.tables import Agent, AgentRole, Conversation, ConversationState, utcnow
+
+router = APIRouter(prefix="/api/queues", tags=["queues"])
+
+
+@router.get("")
+async def read_queues(agent: AgentDep, services: ServicesDep) -> list[dict]:
+    """Per queue: chats waiting, the oldest wait in seconds, chats being served, agents online with its skills."""
+    if agent.role not in (AgentRole.SUPERVISOR, AgentRole.OPS):
+        raise HTTPException(403, detail="supervisors and ops only")
+    rules = services.routing_now().rules
+    now = utcnow()
+    async with services.sessions() as session:
+        rows = await session.execute(
+            select(Conversation.queue, func.count(), func.min(Conversation.queued_at))
+            .where(Conversation.state == ConversationState.QUEUED)
+            .group_by(Conversation.queue)
+        )
+        waiting = {queue: (count, oldest) for queue, count, oldest in rows.all()}
+        serving = dict(
+            (
+                await session.execute(
+                    select(Conversation.queue, func.count())
+                    .where(Conversation.state == ConversationState.WITH_AGENT)
+                    .group_by(Conversation.queue)
+                )
+            ).all()
+        )
+        online = (await session.scalars(select(Agent).where(Agent.status == "online", Agent.disabled.is_(False)))).all()
+    views = []
+    for queue in rules.queues:
+        count, oldest = waiting.get(queue.id, (0, None))
+        views.append(
+            {
+                "id": queue.id,
+                "name": queue.name,
+                "level": queue.level,
+                "waiting": count,
+                "oldest_wait_seconds": int((now - oldest).total_seconds()) if oldest else 0,
+                "serving": serving.get(queue.id, 0),
+                "agents_online": sum(1 for a in online if not queue.skills or set(a.skills) & set(queue.skills)),
+            }
+        )
+    return views
