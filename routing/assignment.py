@@ -1,5 +1,6 @@
 """Pick the agent for a waiting chat, as a pipeline of small steps:
-online agents → with the queue's skills → with free capacity → a pluggable selector.
+online agents → with the queue's skills → with free capacity → the customer's last agent if
+among them (sticky routing) → a pluggable selector.
 
 The claim itself is the caller's (an atomic conditional update in the store), so two instances
 or two agents can never own one chat.
@@ -72,5 +73,10 @@ class RoundRobin:
 SELECTORS: dict[str, Callable[[], Selector]] = {"least_busy": lambda: least_busy, "round_robin": RoundRobin}
 
 
-def choose_agent(agents: Iterable[AgentLoad], skills: Iterable[str], selector: Selector) -> AgentLoad | None:
-    return selector(with_capacity(skilled(online(agents), skills)))
+def choose_agent(
+    agents: Iterable[AgentLoad], skills: Iterable[str], selector: Selector, *, prefer: str | None = None
+) -> AgentLoad | None:
+    """The selector's pick among eligible agents; `prefer` (the customer's last agent) wins if eligible."""
+    eligible = with_capacity(skilled(online(agents), skills))
+    sticky = next((a for a in eligible if a.agent_id == prefer), None)
+    return sticky or selector(eligible)

@@ -58,6 +58,7 @@ class Service(_Model):
     minutes_per_chat: float = Field(default=3, gt=0)  # ETA fallback when a queue has no recent history
     notice_minutes: float = Field(default=2, gt=0)  # how often waiting customers hear their place
     no_reply_minutes: float = Field(default=3, gt=0)  # an assigned chat without an agent reply is re-queued
+    sticky_days: float = Field(default=7, ge=0)  # a returning customer gets their last agent if free
     dispositions: tuple[str, ...] = ("物流", "质量", "价格", "服务态度", "退换货", "咨询", "其他")
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from adapters.base import OutboundMessage
 from app.engine.replies import add_reply
@@ -84,11 +85,12 @@ class Assigner:
         async with self._sessions() as session:
             agents = await _agent_loads(session)
             waiting = await _waiting(session)
+            last_agents = await _last_agents(session, waiting, now - timedelta(days=rules.service.sticky_days))
         selector = self._selector(rules.service.selector)
         given = 0
         for chat in ordered(waiting, now=now, aging_per_minute=rules.service.aging_per_minute):
             queue = _queue(rules, chat.queue)
-            agent = choose_agent(agents, queue.skills, selector)
+            agent = choose_agent(agents, queue.skills, selector, prefer=last_agents.get(chat.conversation_id))
             if agent is not None and await self.claim(chat.conversation_id, agent.agent_id, by=rules.service.selector):
                 agent.active += 1
                 agent.last_assigned_at = now
@@ -274,6 +276,30 @@ async def _agent_loads(session) -> list[AgentLoad]:
 async def _waiting(session) -> list[Waiting]:
     rows = await session.scalars(select(Conversation).where(Conversation.state == ConversationState.QUEUED))
     return [Waiting(c.id, c.queue or "", c.level or "L1", c.priority or 0, c.queued_at or c.updated_at) for c in rows]
+
+
+async def _last_agents(session, waiting: list[Waiting], since: datetime) -> dict[str, str]:
+    """For each waiting chat, the agent who last served the same customer since `since`."""
+    if not waiting:
+        return {}
+    current = aliased(Conversation)
+    rows = await session.execute(
+        select(current.id, Conversation.agent_id)
+        .join(
+            Conversation,
+            (Conversation.channel == current.channel)
+            & (Conversation.account == current.account)
+            & (Conversation.customer_id == current.customer_id)
+            & (Conversation.id != current.id),
+        )
+        .where(
+            current.id.in_([w.conversation_id for w in waiting]),
+            Conversation.agent_id.is_not(None),
+            Conversation.closed_at >= since,
+        )
+        .order_by(Conversation.closed_at)
+    )
+    return {conversation_id: agent_id for conversation_id, agent_id in rows.all()}  # the latest wins
 
 
 async def _served_per_minute(session, now: datetime) -> dict[str, float]:

@@ -179,3 +179,24 @@ def _waiting_conversation(kefu) -> str:
             return rows[0][0]
         time.sleep(0.05)
     raise AssertionError("no conversation is waiting")
+
+
+async def test_a_returning_customer_is_given_their_last_agent(kefu, callback, database):
+    second = kefu.add_agent("second")  # created first: least-busy ties would go to it
+    first = kefu.add_agent("first")
+    async with connect(events_url(kefu, first)) as websocket:
+        online(kefu, first)
+        post_signed(kefu.url, web_message("转人工", customer_id="regular", message_id="s-1"))
+        conversation_id = (await next_event(websocket, "assigned"))["conversation_id"]
+    online(kefu, second)
+    api(kefu, first, "POST", f"/api/conversations/{conversation_id}/messages", json={"text": "好的"})
+    api(kefu, first, "POST", f"/api/conversations/{conversation_id}/close", json={"disposition": "咨询"})
+
+    async with connect(events_url(kefu, first)) as websocket:
+        post_signed(kefu.url, web_message("人工", customer_id="regular", message_id="s-2"))
+        again = await next_event(websocket, "assigned")
+
+    assert (
+        again["conversation_id"] != conversation_id
+        and again["agent_id"] == api(kefu, first, "GET", "/api/agents/me").json()["id"]
+    )

@@ -68,3 +68,10 @@ def test_round_robin_takes_turns():
     pick = RoundRobin()
     agents = [agent("b"), agent("a"), agent("c")]
     assert [pick(agents).agent_id for _ in range(4)] == ["a", "b", "c", "a"]
+
+
+def test_a_returning_customer_gets_their_last_agent_when_eligible():
+    agents = [agent("busy-last", active=4), agent("idle")]
+    assert choose_agent(agents, ["presale"], least_busy, prefer="busy-last").agent_id == "busy-last"
+    full = [agent("full-last", capacity=1, active=1), agent("idle")]
+    assert choose_agent(full, ["presale"], least_busy, prefer="full-last").agent_id == "idle"
