@@ -15,6 +15,7 @@ from routing.lexicon import known_lists
 
 Level = Literal["L1", "L2", "L3"]
 Word = Annotated[str, BeforeValidator(str)]  # ops write 618 or 12315 unquoted
+IDLE_DISPOSITION = "超时关闭"
 INTENTS = (
     "presale",
     "promotion",
@@ -59,7 +60,8 @@ class Service(_Model):
     notice_minutes: float = Field(default=2, gt=0)  # how often waiting customers hear their place
     no_reply_minutes: float = Field(default=3, gt=0)  # an assigned chat without an agent reply is re-queued
     sticky_days: float = Field(default=7, ge=0)  # a returning customer gets their last agent if free
-    dispositions: tuple[str, ...] = ("物流", "质量", "价格", "服务态度", "退换货", "咨询", "其他")
+    idle_close_minutes: float = Field(default=15, gt=0)  # a chat with a person closes after this long idle
+    dispositions: tuple[str, ...] = ("物流", "质量", "价格", "服务态度", "退换货", "咨询", "超时关闭", "其他")
 
 
 class Escalation(_Model):
@@ -102,6 +104,7 @@ class Templates(_Model):
     position: str
     requeued: str
     closed: str
+    rated: str
 
 
 class Rules(_Model):
@@ -148,6 +151,8 @@ class Rules(_Model):
         for name in self.lexicon:
             if name not in known_lists():
                 raise ValueError(f"lexicon.{name}: unknown word list (known: {', '.join(sorted(known_lists()))})")
+        if IDLE_DISPOSITION not in self.service.dispositions:
+            raise ValueError(f"service.dispositions: must include {IDLE_DISPOSITION} (used when idle chats close)")
         return self
 
     def queue(self, queue_id: str) -> Queue:

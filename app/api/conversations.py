@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from app.api.views import conversation_detail
 from app.deps import AgentDep, ServicesDep
 from app.engine.assigner import SUPERVISORS
+from app.engine.closing import close
 from app.engine.replies import add_reply
 from app.engine.suggestions import suggested_replies
 from app.store.tables import Agent, AgentRole, Conversation, ConversationState, StateTransition, utcnow
@@ -143,16 +144,9 @@ async def close_conversation(
         current = await session.get_one(Conversation, conversation.id)
         if current.state == ConversationState.CLOSED:
             raise HTTPException(409, detail="already closed")
-        session.add(
-            StateTransition(
-                conversation_id=current.id,
-                from_state=current.state,
-                to_state=ConversationState.CLOSED,
-                reason=f"closed by {agent.username}: {body.disposition}",
-            )
+        goodbye = await close(
+            session, current, disposition=body.disposition, by=agent.username, templates=rules.templates
         )
-        current.state, current.closed_at, current.disposition = ConversationState.CLOSED, utcnow(), body.disposition
-        goodbye = await add_reply(session, current, sender="system", text=rules.templates.closed)
     services.deliver(goodbye)
     services.assigner.poke()
     return {"state": ConversationState.CLOSED, "disposition": body.disposition}

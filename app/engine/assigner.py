@@ -18,12 +18,14 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from adapters.base import OutboundMessage
+from app.engine.closing import close
 from app.engine.replies import add_reply
 from app.knowledge import Routing
 from app.live import LiveHub
-from app.store.tables import Agent, Conversation, ConversationState, StateTransition, utcnow
+from app.store.tables import Agent, Conversation, ConversationState, Message, StateTransition, utcnow
 from routing.assignment import SELECTORS, AgentLoad, Selector, choose_agent
 from routing.queues import Waiting, eta_minutes, ordered, positions
+from routing.rules import IDLE_DISPOSITION
 
 log = logging.getLogger(__name__)
 SUPERVISORS = "supervisors"  # the event key every supervisor console listens to
@@ -131,6 +133,7 @@ class Assigner:
         await self._requeue_unanswered(now - timedelta(minutes=rules.service.no_reply_minutes))
         await self._overflow(rules, now)
         await self._notify_waiting(rules, now)
+        await self._close_idle(rules, now - timedelta(minutes=rules.service.idle_close_minutes))
 
     async def _requeue_unanswered(self, assigned_before: datetime) -> None:
         """An agent who has not replied in time loses the chat; it goes to the head of its queue."""
@@ -241,6 +244,31 @@ class Assigner:
                     session, conversation, sender="system", text=text, meta={"position": place, "eta": eta}
                 )
             self._on_outbound(notice)
+
+    async def _close_idle(self, rules, quiet_since: datetime) -> None:
+        """A chat with a person where nobody wrote for `idle_close_minutes` closes with a rating question."""
+        last_message = (
+            select(Message.conversation_id, func.max(Message.created_at).label("at"))
+            .group_by(Message.conversation_id)
+            .subquery()
+        )
+        async with self._sessions.begin() as session:
+            idle = (
+                await session.scalars(
+                    select(Conversation)
+                    .join(last_message, last_message.c.conversation_id == Conversation.id)
+                    .where(Conversation.state == ConversationState.WITH_AGENT, last_message.c.at < quiet_since)
+                )
+            ).all()
+            goodbyes = [
+                await close(session, c, disposition=IDLE_DISPOSITION, by="timer", templates=rules.templates)
+                for c in idle
+            ]
+        for conversation, goodbye in zip(idle, goodbyes, strict=True):
+            self._on_outbound(goodbye)
+            self._events.publish(conversation.agent_id, {"type": "closed", "conversation_id": conversation.id})
+        if idle:
+            self.poke()
 
     def _selector(self, name: str) -> Selector:
         if name not in self._selectors:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.base import Address, OutboundMessage
 from app.engine.bot import Decision, decide
+from app.engine.closing import record_rating
 from app.engine.context import reading_to_dict, turn_for
 from app.engine.replies import add_reply
 from app.knowledge import Routing
@@ -46,36 +47,53 @@ class ConversationEngine:
             message = await _next_pending(session, address)
             if message is None:
                 return False
-            conversation = await _open_conversation(session, address, message)
-            message.conversation_id = conversation.id
             routing = self._hooks.routing()
-            turn = await turn_for(session, conversation, message, routing.rules)
-            decision = decide(turn, self._hooks.knowledge_base(), routing)
-            _record(message, conversation, decision)
-            if decision.new_state:
-                transition(session, conversation, decision.new_state, decision.reason or "")
-            outbound = [
-                await add_reply(
-                    session,
-                    conversation,
-                    sender=reply.sender,
-                    text=reply.text,
-                    in_reply_to=message.platform_message_id,
-                    faq_id=reply.faq_id,
-                    faq_score=reply.faq_score,
-                    meta=reply.meta,
-                )
-                for reply in decision.replies
-            ]
+            thanks = None
+            if await _open(session, address) is None:  # a bare 1-5 right after a close rates it
+                thanks = await record_rating(session, address, message, routing.rules.templates)
+            if thanks is not None:
+                outbound, decision, conversation = [thanks], None, None
+            else:
+                conversation = await _open_conversation(session, address, message)
+                decision, outbound = await self._converse(session, conversation, message, routing)
             message.processed_at = utcnow()
         for item in outbound:
             self._hooks.on_outbound(item)
+        if decision is not None:
+            self._after(decision, conversation, message)
+        return True
+
+    async def _converse(
+        self, session: AsyncSession, conversation: Conversation, message: Message, routing: Routing
+    ) -> tuple[Decision, list[OutboundMessage]]:
+        message.conversation_id = conversation.id
+        turn = await turn_for(session, conversation, message, routing.rules)
+        decision = decide(turn, self._hooks.knowledge_base(), routing)
+        _record(message, conversation, decision)
+        if decision.new_state:
+            transition(session, conversation, decision.new_state, decision.reason or "")
+        outbound = [
+            await add_reply(
+                session,
+                conversation,
+                sender=reply.sender,
+                text=reply.text,
+                in_reply_to=message.platform_message_id,
+                faq_id=reply.faq_id,
+                faq_score=reply.faq_score,
+                meta=reply.meta,
+            )
+            for reply in decision.replies
+        ]
+        return decision, outbound
+
+    def _after(self, decision: Decision, conversation: Conversation, message: Message) -> None:
+        """Once committed: wake the assigner for a handoff, tell the agent who owns the chat."""
         if decision.handoff:
             self._hooks.on_queued()
         if conversation.state == ConversationState.WITH_AGENT and conversation.agent_id:
             event = {"conversation_id": conversation.id, "message_id": message.public_id, "text": message.text}
             self._hooks.on_customer_message(conversation.agent_id, {"type": "customer_message", **event})
-        return True
 
     async def give_up(self, address: Address, error: str) -> None:
         """Mark the oldest pending message failed so the conversation's later messages can go on."""
@@ -125,8 +143,8 @@ def _record(message: Message, conversation: Conversation, decision: Decision) ->
         conversation.handoff_reasons = [f"{r.rule}: {r.detail}" if r.detail else r.rule for r in decision.reasons]
 
 
-async def _open_conversation(session: AsyncSession, address: Address, message: Message) -> Conversation:
-    conversation = await session.scalar(
+async def _open(session: AsyncSession, address: Address) -> Conversation | None:
+    return await session.scalar(
         select(Conversation).where(
             Conversation.channel == address.channel,
             Conversation.account == address.account,
@@ -134,6 +152,10 @@ async def _open_conversation(session: AsyncSession, address: Address, message: M
             Conversation.state != ConversationState.CLOSED,
         )
     )
+
+
+async def _open_conversation(session: AsyncSession, address: Address, message: Message) -> Conversation:
+    conversation = await _open(session, address)
     if conversation is None:
         conversation = Conversation(
             channel=address.channel,

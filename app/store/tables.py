@@ -79,6 +79,7 @@ class Conversation(Base):
     first_agent_reply_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
     disposition: Mapped[str | None] = mapped_column(String(64))
+    satisfaction: Mapped[int | None] = mapped_column(Integer)  # 1-5, the customer's answer after closing
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -122,6 +122,7 @@ def fast_rules(tmp_path: Path) -> Path:
     for old, new in [
         ("  no_reply_minutes: 3 ", "  no_reply_minutes: 0.03 "),
         ("  notice_minutes: 2 ", "  notice_minutes: 0.02 "),
+        ("  idle_close_minutes: 15 ", "  idle_close_minutes: 0.05 "),
         (
             "skills: [order], level: L1, overflow_to: presale}",
             "skills: [order], level: L1, overflow_to: presale, overflow_after_minutes: 0.03}",
@@ -200,3 +201,34 @@ async def test_a_returning_customer_is_given_their_last_agent(kefu, callback, da
         again["conversation_id"] != conversation_id
         and again["agent_id"] == api(kefu, first, "GET", "/api/agents/me").json()["id"]
     )
+
+
+def test_a_rating_after_the_close_is_stored_and_an_idle_chat_closes_itself(
+    kefu_factory, fast_rules, callback, database
+):
+    process = kefu_factory(KEFU_RULES_FILE=str(fast_rules))
+    process.migrate()
+    process.start()
+    token = process.add_agent("quick")
+    online(process, token)
+    post_signed(process.url, web_message("转人工", customer_id="rate", message_id="t-1"))
+    callback.wait_for(lambda got: any("客服quick" in b["text"] for b in got))
+    conversation_id = _waiting_or_served(database)
+    api(process, token, "POST", f"/api/conversations/{conversation_id}/messages", json={"text": "您好"})
+
+    closing = callback.wait_for(lambda got: any("打分" in b["text"] for b in got), timeout=20)
+    assert closing[-1]["sender"] == "system"
+    post_signed(process.url, web_message("5", customer_id="rate", message_id="t-2"))
+
+    thanks = callback.wait_for(lambda got: any(b.get("in_reply_to") == "t-2" for b in got))
+    assert "感谢您的评价" in thanks[-1]["text"]
+    assert query(database, "SELECT disposition, satisfaction FROM conversations") == [("超时关闭", 5)]
+
+
+def _waiting_or_served(database: Path) -> str:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if rows := query(database, "SELECT id FROM conversations WHERE state = 'with_agent'"):
+            return rows[0][0]
+        time.sleep(0.05)
+    raise AssertionError("no conversation was assigned")
