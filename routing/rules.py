@@ -16,6 +16,7 @@ from routing.lexicon import known_lists
 Level = Literal["L1", "L2", "L3"]
 Word = Annotated[str, BeforeValidator(str)]  # ops write 618 or 12315 unquoted
 IDLE_DISPOSITION = "超时关闭"
+HOURS = r"^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$"
 INTENTS = (
     "presale",
     "promotion",
@@ -49,12 +50,14 @@ class Queue(_Model):
     level: Level = "L1"
     overflow_to: str | None = None  # where a chat moves after waiting `overflow_after_minutes`
     overflow_after_minutes: float = Field(default=5, gt=0)
+    hours: str | None = Field(default=None, pattern=HOURS)  # this queue's service hours; default service.hours
 
 
 class Service(_Model):
     """Queues and agents at work: who is picked, and the timers that keep chats moving."""
 
     selector: Literal["least_busy", "round_robin"] = "least_busy"
+    hours: str = Field(default="00:00-24:00", pattern=HOURS)  # service hours in shop time (UTC+8)
     aging_per_minute: float = Field(default=1.0, ge=0)  # priority points a chat gains per minute waited
     minutes_per_chat: float = Field(default=3, gt=0)  # ETA fallback when a queue has no recent history
     notice_minutes: float = Field(default=2, gt=0)  # how often waiting customers hear their place
@@ -157,6 +160,9 @@ class Rules(_Model):
 
     def queue(self, queue_id: str) -> Queue:
         return next(q for q in self.queues if q.id == queue_id)
+
+    def hours(self, queue_id: str) -> str:
+        return self.queue(queue_id).hours or self.service.hours
 
     @property
     def active_thresholds(self) -> Thresholds:

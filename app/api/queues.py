@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 from sqlalchemy import func, select
 
+from app.api.views import conversation_summary
 from app.deps import AgentDep, ServicesDep
 from app.store.tables import Agent, AgentRole, Conversation, ConversationState, utcnow
 
@@ -50,3 +51,18 @@ async def read_queues(agent: AgentDep, services: ServicesDep) -> list[dict]:
             }
         )
     return views
+
+
+@router.get("/tickets")
+async def read_tickets(agent: AgentDep, services: ServicesDep) -> list[dict]:
+    """Messages customers left outside service hours (留言), oldest first; agents see their skills' queues."""
+    rules = services.routing_now().rules
+    visible = {q.id for q in rules.queues if not q.skills or set(q.skills) & set(agent.skills)}
+    async with services.sessions() as session:
+        rows = await session.scalars(
+            select(Conversation)
+            .where(Conversation.state == ConversationState.QUEUED, Conversation.ticket.is_(True))
+            .order_by(Conversation.queued_at)
+        )
+        everyone = agent.role in (AgentRole.SUPERVISOR, AgentRole.OPS)
+        return [await conversation_summary(session, c) for c in rows if everyone or c.queue in visible]

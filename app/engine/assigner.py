@@ -24,6 +24,7 @@ from app.knowledge import Routing
 from app.live import LiveHub
 from app.store.tables import Agent, Conversation, ConversationState, Message, StateTransition, utcnow
 from routing.assignment import SELECTORS, AgentLoad, Selector, choose_agent
+from routing.hours import is_open
 from routing.queues import Waiting, eta_minutes, ordered, positions
 from routing.rules import IDLE_DISPOSITION
 
@@ -228,7 +229,7 @@ class Assigner:
             served = await _served_per_minute(session, now)
         places = positions(waiting, now=now, aging_per_minute=rules.service.aging_per_minute)
         for chat in waiting:
-            if chat.conversation_id not in due:
+            if chat.conversation_id not in due or not is_open(rules.hours(_queue(rules, chat.queue).id), now):
                 continue
             place = places[chat.conversation_id]
             eta = eta_minutes(

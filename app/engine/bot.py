@@ -7,15 +7,17 @@ the engine stores what it returns.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from app.engine import texts
 from app.knowledge import Routing
-from app.store.tables import ConversationState
+from app.store.tables import ConversationState, utcnow
 from faq.knowledge_base import KnowledgeBase
 from faq.matcher import MatchResult, Thresholds, match
 from routing.emotion import Reading
+from routing.hours import is_open
 from routing.human_request import asks_for_human, checks_for_a_person
 from routing.intent import Intent, classify
 from routing.policy import Handoff, PolicyDecision, Reason, Situation
@@ -39,6 +41,7 @@ class Decision:
     new_state: str | None = None
     reason: str | None = None
     handoff: Handoff | None = None
+    ticket: bool = False  # handed off outside the queue's service hours: the customer leaves a message
     reasons: tuple[Reason, ...] = ()
     reading: Reading | None = None  # stored with the customer's message
     intent: Intent | None = None
@@ -55,6 +58,7 @@ class Turn:
     history: tuple[Reading, ...] = ()  # readings of the customer's earlier messages, oldest first
     unresolved_before: int = 0
     vip: bool = False
+    now: datetime = field(default_factory=utcnow)
 
 
 def decide(turn: Turn, kb: KnowledgeBase | None, routing: Routing) -> Decision:
@@ -72,7 +76,20 @@ def decide(turn: Turn, kb: KnowledgeBase | None, routing: Routing) -> Decision:
     intent = classify(turn.text, faq, routing.rules)
     human = asks_for_human(turn.text) or (turn.unresolved_before > 0 and checks_for_a_person(turn.text))
     situation = Situation(reading, intent, faq, human, turn.unresolved_before, turn.vip)
-    return _carry_out(policy_decide(situation, routing.rules), faq, kb, reading, intent)
+    policy = _out_of_hours(policy_decide(situation, routing.rules), routing, turn.now)
+    return _carry_out(policy, faq, kb, reading, intent)
+
+
+def _out_of_hours(policy: PolicyDecision, routing: Routing, now: datetime) -> PolicyDecision:
+    """Outside the queue's hours the handoff becomes a message left for the next shift (留言)."""
+    if policy.handoff is None:
+        return policy
+    hours = routing.rules.hours(policy.handoff.queue)
+    if is_open(hours, now):
+        return policy
+    notice = routing.rules.templates.out_of_hours.format(hours=hours)
+    reasons = (*policy.reasons, Reason("out_of_hours", hours))
+    return replace(policy, message=notice, reasons=reasons)
 
 
 def _carry_out(
@@ -94,8 +111,16 @@ def _carry_out(
     if policy.handoff is not None:
         replies.append(Reply("system", policy.message, meta=meta))
         summary = "; ".join(f"{r.rule}: {r.detail}" if r.detail else r.rule for r in policy.reasons)
+        ticket = any(r.rule == "out_of_hours" for r in policy.reasons)
         return Decision(
-            replies, ConversationState.QUEUED, summary, policy.handoff, policy.reasons, reading=reading, intent=intent
+            replies,
+            ConversationState.QUEUED,
+            summary,
+            policy.handoff,
+            ticket,
+            policy.reasons,
+            reading=reading,
+            intent=intent,
         )
     return Decision(replies, reasons=policy.reasons, reading=reading, intent=intent)
 

@@ -136,6 +136,7 @@ def _record(message: Message, conversation: Conversation, decision: Decision) ->
         "intent": asdict(decision.intent) if decision.intent else None,
     }
     if decision.handoff:
+        conversation.ticket = decision.ticket
         conversation.queued_at = utcnow()
         conversation.queue = decision.handoff.queue
         conversation.level = decision.handoff.level

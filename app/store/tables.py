@@ -80,6 +80,7 @@ class Conversation(Base):
     closed_at: Mapped[datetime | None] = mapped_column()
     disposition: Mapped[str | None] = mapped_column(String(64))
     satisfaction: Mapped[int | None] = mapped_column(Integer)  # 1-5, the customer's answer after closing
+    ticket: Mapped[bool] = mapped_column(default=False)  # handed off outside service hours: a 留言
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

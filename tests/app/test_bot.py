@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from app.engine.bot import Turn, decide
@@ -127,3 +129,17 @@ def test_once_a_person_owns_the_conversation_the_bot_only_reads():
 def test_without_a_knowledge_base_the_bot_asks_again_then_hands_off():
     first = decide(Turn("bot", "什么时候发货"), None, ROUTING)
     assert first.replies[0].meta["action"] == "clarify"
+
+
+def test_outside_service_hours_a_handoff_becomes_a_message_left_for_the_next_shift(tmp_path):
+    text = DEFAULT_RULES_FILE.read_text(encoding="utf-8").replace('hours: "00:00-24:00"', 'hours: "09:00-18:00"', 1)
+    (tmp_path / "rules.yaml").write_text(text, encoding="utf-8")
+    routing = build_routing(tmp_path / "rules.yaml")
+    night = datetime(2026, 11, 11, 15, 0, tzinfo=UTC)  # 23:00 in shop time
+    day = datetime(2026, 11, 11, 3, 0, tzinfo=UTC)  # 11:00
+
+    at_night = decide(Turn("bot", "转人工", now=night), KB, routing)
+    by_day = decide(Turn("bot", "转人工", now=day), KB, routing)
+
+    assert at_night.ticket and "09:00-18:00" in at_night.replies[-1].text and "留言" in at_night.replies[-1].text
+    assert not by_day.ticket and "留言" not in by_day.replies[-1].text

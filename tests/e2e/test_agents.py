@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -232,3 +233,22 @@ def _waiting_or_served(database: Path) -> str:
             return rows[0][0]
         time.sleep(0.05)
     raise AssertionError("no conversation was assigned")
+
+
+def test_outside_service_hours_the_customer_leaves_a_message_agents_find_as_a_ticket(kefu_factory, tmp_path, callback):
+    hour = (datetime.now(UTC).hour + 8) % 24  # now, in shop time
+    closed_window = f"{(hour + 2) % 24:02d}:00-{(hour + 3) % 24:02d}:00"
+    rules = tmp_path / "closed-rules.yaml"
+    text = DEFAULT_RULES_FILE.read_text(encoding="utf-8")
+    rules.write_text(text.replace('hours: "00:00-24:00"', f'hours: "{closed_window}"', 1), encoding="utf-8")
+    process = kefu_factory(KEFU_RULES_FILE=str(rules))
+    process.migrate()
+    process.start()
+    token = process.add_agent("morning")
+
+    post_signed(process.url, web_message("转人工，我要退货", customer_id="night", message_id="n-1"))
+
+    [notice] = callback.wait_for(lambda got: len(got) == 1)
+    assert "留言" in notice["text"] and closed_window in notice["text"]
+    tickets = api(process, token, "GET", "/api/queues/tickets").json()
+    assert [t["customer"]["id"] for t in tickets] == ["night"]

@@ -44,6 +44,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("closed_at", app.store.tables.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("disposition", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("satisfaction", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("ticket", sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.create_index(batch_op.f("ix_conversations_agent_id"), ["agent_id"], unique=False)
         batch_op.create_foreign_key("fk_conversations_agent_id", "agents", ["agent_id"], ["id"])
 
@@ -52,6 +53,7 @@ def downgrade() -> None:
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_constraint("fk_conversations_agent_id", type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_conversations_agent_id"))
+        batch_op.drop_column("ticket")
         batch_op.drop_column("satisfaction")
         batch_op.drop_column("disposition")
         batch_op.drop_column("closed_at")
