@@ -110,6 +110,15 @@ class Templates(_Model):
     rated: str
 
 
+class CannedReply(_Model):
+    """A 快捷回复: agents type /shortcut; {customer_name}, {order_id} and {agent_name} are filled in."""
+
+    shortcut: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    text: str
+    intents: tuple[str, ...] = ()  # suggested for chats with these intents
+    emotions: tuple[str, ...] = ()  # suggested for chats with these emotions (angry, anxious…)
+
+
 class Rules(_Model):
     queues: tuple[Queue, ...]
     default_queue: str
@@ -124,6 +133,7 @@ class Rules(_Model):
     category_intents: dict[str, str] = {}
     lexicon: dict[str, tuple[Word, ...]] = {}
     service: Service = Service()
+    canned_replies: tuple[CannedReply, ...] = ()
     templates: Templates
 
     @model_validator(mode="after")

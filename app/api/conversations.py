@@ -14,9 +14,10 @@ from sqlalchemy import select, update
 from app.api.views import conversation_detail
 from app.deps import AgentDep, ServicesDep
 from app.engine.assigner import SUPERVISORS
+from app.engine.canned import search
 from app.engine.closing import close
 from app.engine.replies import add_reply
-from app.engine.suggestions import suggested_replies
+from app.engine.suggestions import chat_facts, suggested_replies
 from app.store.tables import Agent, AgentRole, Conversation, ConversationState, StateTransition, utcnow
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
@@ -60,10 +61,21 @@ def _own(conversation: Conversation, agent: Agent) -> None:
 
 
 @router.get("/{conversation_id}")
-async def read_conversation(conversation: ConversationDep, services: ServicesDep) -> dict:
+async def read_conversation(conversation: ConversationDep, agent: AgentDep, services: ServicesDep) -> dict:
+    routing = services.routing_now()
     async with services.sessions() as session:
-        suggestions = await suggested_replies(session, conversation, services.faq.current, services.routing_now())
+        suggestions = await suggested_replies(session, conversation, services.faq.current, routing, agent.name)
         return await conversation_detail(session, conversation, suggestions)
+
+
+@router.get("/{conversation_id}/canned")
+async def search_canned_replies(
+    conversation: ConversationDep, agent: AgentDep, services: ServicesDep, q: str = ""
+) -> list[dict]:
+    """快捷回复 for this chat: `/ref` finds shortcuts starting with ref, other text searches the replies."""
+    async with services.sessions() as session:
+        facts = await chat_facts(session, conversation, agent.name)
+    return search(services.routing_now().rules.canned_replies, q, facts)
 
 
 @router.post("/{conversation_id}/claim")

@@ -48,7 +48,9 @@ async def test_an_angry_customer_reaches_an_agent_who_replies_and_closes(kefu, c
         assert detail["level"] == "L2" and detail["emotion"] == "angry"
         assert detail["handoff_reasons"][0].startswith("emotion:angry")
         assert [m["sender"] for m in detail["transcript"]][:2] == ["customer", "system"]
-        assert detail["suggested_replies"], "an upset customer gets a calming suggestion"
+        assert "抱歉" in detail["suggested_replies"][0], "an upset customer gets a calming suggestion first"
+        canned = api(kefu, token, "GET", f"/api/conversations/{conversation_id}/canned", params={"q": "/hi"}).json()
+        assert canned == [{"shortcut": "hi", "text": "您好亲，我是客服zhangsan，请问有什么可以帮您？"}]
 
         post_signed(kefu.url, web_message("到底有没有人管？", customer_id="angry", message_id="a-2"))
         assert (await next_event(websocket, "customer_message"))["text"] == "到底有没有人管？"
