@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api import agents, chat, conversations, health, ops, queues, self_service, webhooks
+from app.api import agents, chat, console, conversations, health, ops, queues, self_service, webhooks
 from app.privacy import configure_logging
 from app.services import Services
 from app.settings import Settings, get_settings
@@ -28,6 +28,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await services.stop()
 
     app = FastAPI(title="kefu", version="0.1.0", lifespan=lifespan)
-    for module in (webhooks, health, chat, self_service, ops, agents, conversations, queues):
+    for module in (webhooks, health, chat, console, self_service, ops, agents, conversations, queues):
         app.include_router(module.router)
     return app

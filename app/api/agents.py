@@ -14,6 +14,7 @@ from app.api.views import conversation_summary
 from app.deps import AgentDep, ServicesDep
 from app.engine.assigner import SUPERVISORS
 from app.store.tables import Agent, AgentRole, Conversation, ConversationState
+from routing.rules import IDLE_DISPOSITION
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
 
@@ -32,6 +33,16 @@ async def read_me(agent: AgentDep) -> dict:
         "skills": agent.skills,
         "capacity": agent.capacity,
         "status": agent.status,
+    }
+
+
+@router.get("/me/options")
+async def read_my_options(agent: AgentDep, services: ServicesDep) -> dict:
+    """What the console offers: queues to transfer to and the close reason codes, from the live rules."""
+    rules = services.routing_now().rules
+    return {
+        "queues": [{"id": q.id, "name": q.name} for q in rules.queues],
+        "dispositions": [d for d in rules.service.dispositions if d != IDLE_DISPOSITION],
     }
 
 

@@ -44,7 +44,7 @@ async def conversation_detail(session: AsyncSession, conversation: Conversation,
     ).all()
     inbound = [m for m in messages if m.direction == "in"]
     readings = [(m.meta or {}).get("reading") for m in inbound]
-    intents = [(m.meta or {}).get("intent") for m in inbound if (m.meta or {}).get("intent")]
+    intents = [i for m in inbound if (i := (m.meta or {}).get("intent")) and i.get("name")]
     orders = sorted({number for m in inbound for number in normalise(m.text).order_numbers})
     return {
         **await conversation_summary(session, conversation),

@@ -69,11 +69,15 @@ class Assigner:
             await asyncio.wait([self._task], timeout=timeout)
 
     async def _run(self) -> None:
+        timers_due = 0.0
+        loop = asyncio.get_running_loop()
         while not self._closing:
             self._wake.clear()
             try:
                 await self.assign_waiting()
-                await self.run_timers()
+                if loop.time() >= timers_due:  # timers once per tick, not on every poke
+                    timers_due = loop.time() + self._tick
+                    await self.run_timers()
             except Exception:  # one bad pass must not stop assignment; it runs again next tick
                 log.exception("assignment pass failed")
             try:
@@ -248,8 +252,10 @@ class Assigner:
 
     async def _close_idle(self, rules, quiet_since: datetime) -> None:
         """A chat with a person where nobody wrote for `idle_close_minutes` closes with a rating question."""
+        serving = select(Conversation.id).where(Conversation.state == ConversationState.WITH_AGENT)
         last_message = (
             select(Message.conversation_id, func.max(Message.created_at).label("at"))
+            .where(Message.conversation_id.in_(serving))
             .group_by(Message.conversation_id)
             .subquery()
         )

@@ -37,4 +37,4 @@ def test_asking_for_a_person_shows_the_system_notice(kefu, browser):
     page.fill("#input", "转人工")
     page.locator("#input").press("Enter")
 
-    expect(page.locator(".msg-system").last).to_contain_text("人工客服")
+    expect(page.locator(".msg-system", has_text="人工客服")).to_have_count(1)
