@@ -57,10 +57,10 @@ class ConversationEngine:
                 conversation = await _open_conversation(session, address, message)
                 decision, outbound = await self._converse(session, conversation, message, routing)
             message.processed_at = utcnow()
+        if decision is not None:  # before the outbox, so a waiting chat is claimed first
+            self._after(decision, conversation, message)
         for item in outbound:
             self._hooks.on_outbound(item)
-        if decision is not None:
-            self._after(decision, conversation, message)
         return True
 
     async def _converse(
