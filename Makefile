@@ -39,6 +39,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.faq_robustness --kb $(EVAL)/shop/kb.yaml \
 		--turns $(EVAL)/external/jddc2019_customer_turns.tsv $(EVAL)/external/ecd_taobao_customer_turns.tsv
 	$(BIN)/python -m benchmarks.routing_check --eval $(EVAL)
+	$(BIN)/python -m benchmarks.assignment
+	$(BIN)/python -m benchmarks.agent_events
 
 clean:
 	rm -rf $(VENV) kefu.db kefu.db-shm kefu.db-wal .pytest_cache

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.base import Address, OutboundMessage
 from app.engine.bot import Decision, decide
+from app.engine.assigner import SUPERVISORS
 from app.engine.closing import record_rating
 from app.engine.context import reading_to_dict, turn_for
 from app.engine.replies import add_reply
@@ -33,7 +34,7 @@ class EngineHooks:
     routing: Callable[[], Routing]
     on_outbound: Callable[[OutboundMessage], None]
     on_queued: Callable[[], None]  # a chat now waits for a person: try to assign it
-    on_customer_message: Callable[[str, dict], None]  # (agent id, event) for a chat a person owns
+    publish: Callable[[str, dict], None]  # (agent id or SUPERVISORS, event) to the agents' consoles
 
 
 class ConversationEngine:
@@ -91,9 +92,12 @@ class ConversationEngine:
         """Once committed: wake the assigner for a handoff, tell the agent who owns the chat."""
         if decision.handoff:
             self._hooks.on_queued()
+            if decision.handoff.level == "L3":
+                alert = {"type": "l3_alert", "conversation_id": conversation.id, "queue": decision.handoff.queue}
+                self._hooks.publish(SUPERVISORS, {**alert, "reasons": list(conversation.handoff_reasons or ())})
         if conversation.state == ConversationState.WITH_AGENT and conversation.agent_id:
             event = {"conversation_id": conversation.id, "message_id": message.public_id, "text": message.text}
-            self._hooks.on_customer_message(conversation.agent_id, {"type": "customer_message", **event})
+            self._hooks.publish(conversation.agent_id, {"type": "customer_message", **event})
 
     async def give_up(self, address: Address, error: str) -> None:
         """Mark the oldest pending message failed so the conversation's later messages can go on."""

@@ -254,3 +254,11 @@ def test_outside_service_hours_the_customer_leaves_a_message_agents_find_as_a_ti
     assert "留言" in notice["text"] and closed_window in notice["text"]
     tickets = api(process, token, "GET", "/api/queues/tickets").json()
     assert [t["customer"]["id"] for t in tickets] == ["night"]
+
+
+async def test_supervisors_are_alerted_to_l3_cases_at_once(kefu, callback):
+    boss = kefu.add_agent("chief", skills="supervisor", role="supervisor")
+    async with connect(events_url(kefu, boss)) as websocket:
+        post_signed(kefu.url, web_message("再不退款我就去12315投诉你们", customer_id="l3", message_id="x-1"))
+        alert = await next_event(websocket, "l3_alert")
+    assert alert["queue"] == "supervisor" and alert["reasons"][0].startswith("risk:threat")
