@@ -19,6 +19,7 @@ import json
 import os
 import secrets
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -72,6 +73,19 @@ async def measure(base: str, token: str, chats: int) -> tuple[list[float], list[
     return to_event, round_trip
 
 
+def stage_split(database: Path) -> dict[str, float]:
+    """Medians, from the stored timestamps: message stored → queued (the bot's turn) → assigned."""
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT m.created_at, c.queued_at, c.assigned_at FROM conversations c "
+            "JOIN messages m ON m.conversation_id = c.id AND m.direction = 'in'"
+        ).fetchall()
+    parse = datetime.fromisoformat
+    decided = [(parse(q) - parse(m)).total_seconds() * 1000 for m, q, _ in rows]
+    assigned = [(parse(a) - parse(q)).total_seconds() * 1000 for _, q, a in rows]
+    return {"decided": statistics.median(decided), "assigned": statistics.median(assigned)}
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
@@ -116,6 +130,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(20)
+        stages = stage_split(workdir / "kefu.db")
     p99 = percentile(to_event, 0.99)
     report = "\n".join(
         [
@@ -129,6 +144,8 @@ def main() -> None:
             f"| {p99:.1f} |",
             f"| webhook round trip (baseline) | {statistics.median(round_trip):.1f} "
             f"| {percentile(round_trip, 0.99):.1f} |",
+            f"| of which: message stored → handed off (the bot's turn), median | {stages['decided']:.1f} | |",
+            f"| of which: handed off → claimed by the assigner, median | {stages['assigned']:.1f} | |",
             "",
             f"Goal p99 < 50 ms: {'met' if p99 < 50 else 'not met'}.",
             "",
