@@ -60,6 +60,25 @@ def kefu(kefu_factory: Callable[..., KefuProcess]) -> KefuProcess:
     return process.start()
 
 
+REFUNDS_FAQ = (
+    "entries:\n"
+    "  - id: refund_card\n    questions: [退款退到银行卡要多久]\n    answer: 银行卡1-7个工作日\n"
+    "  - id: refund_huabei\n    questions: [退款退到花呗要多久]\n    answer: 花呗即时到账\n"
+    "  - id: invoice\n    questions: [能开发票吗]\n    answer: 可以\n"
+)
+
+
+@pytest.fixture
+def refunds_kefu(kefu_factory: Callable[..., KefuProcess], tmp_path: Path) -> KefuProcess:
+    """kefu with a tiny FAQ whose two refund entries are close: "退款要多久" gets suggestions."""
+    folder = tmp_path / "refunds"
+    folder.mkdir()
+    (folder / "faq.yaml").write_text(REFUNDS_FAQ, encoding="utf-8")
+    process = kefu_factory(KEFU_FAQ_DIR=str(folder))
+    process.migrate()
+    return process.start()
+
+
 def query(database: Path, sql: str) -> list[tuple]:
     with sqlite3.connect(database) as connection:
         return connection.execute(sql).fetchall()

@@ -137,10 +137,15 @@ def fast_rules(tmp_path: Path) -> Path:
     return path
 
 
-def test_waiting_customers_hear_their_place_and_overflow_moves_them_on(kefu_factory, fast_rules, callback, database):
+@pytest.fixture
+def fast_kefu(kefu_factory, fast_rules):
     process = kefu_factory(KEFU_RULES_FILE=str(fast_rules))
     process.migrate()
-    process.start()
+    return process.start()
+
+
+def test_waiting_customers_hear_their_place_and_overflow_moves_them_on(fast_kefu, callback, database):
+    process = fast_kefu
     post_signed(process.url, web_message("我想改订单的颜色", customer_id="w", message_id="w-1"))
 
     notices = callback.wait_for(lambda got: any("前面还有" in b["text"] for b in got))
@@ -153,12 +158,8 @@ def test_waiting_customers_hear_their_place_and_overflow_moves_them_on(kefu_fact
     assert "overflow from order to presale" in reasons
 
 
-def test_an_assigned_chat_nobody_answers_is_requeued_and_the_supervisor_alerted(
-    kefu_factory, fast_rules, callback, database
-):
-    process = kefu_factory(KEFU_RULES_FILE=str(fast_rules))
-    process.migrate()
-    process.start()
+def test_an_assigned_chat_nobody_answers_is_requeued_and_the_supervisor_alerted(fast_kefu, callback, database):
+    process = fast_kefu
     slow = process.add_agent("slow")
     boss = process.add_agent("boss", skills="supervisor", role="supervisor")
 
@@ -206,12 +207,8 @@ async def test_a_returning_customer_is_given_their_last_agent(kefu, callback, da
     )
 
 
-def test_a_rating_after_the_close_is_stored_and_an_idle_chat_closes_itself(
-    kefu_factory, fast_rules, callback, database
-):
-    process = kefu_factory(KEFU_RULES_FILE=str(fast_rules))
-    process.migrate()
-    process.start()
+def test_a_rating_after_the_close_is_stored_and_an_idle_chat_closes_itself(fast_kefu, callback, database):
+    process = fast_kefu
     token = process.add_agent("quick")
     online(process, token)
     post_signed(process.url, web_message("转人工", customer_id="rate", message_id="t-1"))

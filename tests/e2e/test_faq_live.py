@@ -72,20 +72,8 @@ def test_the_ops_api_needs_the_token(live_kefu):
     assert view["candidates"][0]["id"] == "shipping_time" and view["reasons"]
 
 
-def test_a_customer_picks_a_suggestion_by_replying_with_its_number(kefu_factory, tmp_path, callback):
-    folder = tmp_path / "refunds"
-    folder.mkdir()
-    (folder / "refunds.yaml").write_text(
-        "entries:\n"
-        "  - id: refund_card\n    questions: [退款退到银行卡要多久]\n    answer: 银行卡1-7个工作日\n"
-        "  - id: refund_huabei\n    questions: [退款退到花呗要多久]\n    answer: 花呗即时到账\n"
-        "  - id: invoice\n    questions: [能开发票吗]\n    answer: 可以\n",
-        encoding="utf-8",
-    )
-    process = kefu_factory(KEFU_FAQ_DIR=str(folder))
-    process.migrate()
-    process.start()
-
+def test_a_customer_picks_a_suggestion_by_replying_with_its_number(refunds_kefu, callback):
+    process = refunds_kefu
     post_signed(process.url, web_message("退款要多久", customer_id="pick", message_id="p-1"))
     [offer] = callback.wait_for(lambda got: len(got) == 1)
     assert offer["text"].startswith("您是想问：")

@@ -116,19 +116,8 @@ def test_search_for_invoice_returns_the_invoice_answer(kefu):
     assert result["results"][0]["id"] == "invoice" and "电子普通发票" in result["results"][0]["answer"]
 
 
-def test_an_unsure_search_lists_the_suggestions(kefu_factory, tmp_path):
-    faq_dir = tmp_path / "refunds"
-    faq_dir.mkdir()
-    (faq_dir / "faq.yaml").write_text(
-        "entries:\n"
-        "  - id: refund_card\n    questions: [退款退到银行卡要多久]\n    answer: 银行卡1-7个工作日\n"
-        "  - id: refund_huabei\n    questions: [退款退到花呗要多久]\n    answer: 花呗即时到账\n"
-        "  - id: invoice\n    questions: [能开发票吗]\n    answer: 可以\n",
-        encoding="utf-8",
-    )
-    process = kefu_factory(KEFU_FAQ_DIR=str(faq_dir))
-    process.migrate()
-    process.start()
+def test_an_unsure_search_lists_the_suggestions(refunds_kefu):
+    process = refunds_kefu
 
     result = search(process.url, "退款要多久")
 
