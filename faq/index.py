@@ -3,8 +3,9 @@
 An entry is the bag of canonical terms of its questions, its keywords and (weakly) its answer.
 A query's score for an entry is BM25-like: each query term adds its rarity (IDF over entries)
 times a saturating weight for where the entry has it (question > keyword > answer), and the sum
-is divided by what the query would score if an entry had every one of its terms in a question.
-So the score reads "the share of the question the entry explains", from 0 to 1.
+is divided by what the query's four weightiest terms would score if an entry had them all in a
+question. So the score reads "how much of what the message is about the entry explains", from 0
+to 1, and a long story ("我前几天买的那个加湿器…不出雾…") is not diluted by its chatter.
 
 The score is then scaled by how much of the entry's closest question the query covers, so a
 one-word message does not fully match a longer question that merely contains the word.
@@ -47,6 +48,7 @@ class Weights:
     fuzzy_floor: float = 0.85  # a string ratio below this adds nothing
     question_cover: float = 0.9  # how much the best question's own coverage by the query counts
     refine: int = 10  # candidates compared as strings
+    query_terms: int = 4  # a long message is judged by its weightiest terms, not diluted by chatter
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,8 @@ class SearchIndex:
 
     def _lexical_scores(self, query: Query) -> np.ndarray:
         columns = [self._vocabulary[t] for t in query.terms if t in self._vocabulary]
-        best_case = sum(self._weight(t) for t in query.terms) * self._saturate(self.weights.question)
+        weights = sorted((self._weight(t) for t in query.terms), reverse=True)[: self.weights.query_terms]
+        best_case = sum(weights) * self._saturate(self.weights.question)
         if not columns or not best_case:
             return np.zeros(len(self.entries))
         return np.asarray(self._matrix[:, columns].sum(axis=1)).ravel() / best_case
