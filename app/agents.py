@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.store.tables import Agent, AgentRole
 
 ROLES = (AgentRole.AGENT, AgentRole.SUPERVISOR, AgentRole.OPS)
-STATUSES = ("online", "away", "offline")
 
 
 def hash_token(token: str) -> str:
