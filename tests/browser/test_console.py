@@ -86,6 +86,12 @@ def test_an_agent_answers_and_closes_an_angry_customers_chat(kefu, callback, dat
     expect(page.locator("#transcript .msg-agent")).to_contain_text("马上帮您处理")
     expect(page.locator("#reply")).to_have_value("")
 
+    page.locator("#reply").press_sequentially("/so")  # 快捷回复 by shortcut; Enter picks, does not send
+    expect(page.locator(".canned")).to_have_count(1)
+    page.locator("#reply").press("Enter")
+    expect(page.locator("#reply")).to_have_value(re.compile("^非常抱歉给您带来不好的体验，李女士"))
+    page.fill("#reply", "")
+
     assert post_signed(kefu.url, web_message("快点给我处理", customer_id="c-angry")).status_code == 200
     expect(page.locator("#transcript .msg-customer").last).to_contain_text("快点给我处理")
     ARTIFACTS.mkdir(exist_ok=True)
