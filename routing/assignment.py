@@ -22,6 +22,7 @@ class AgentLoad:
     active: int  # chats the agent owns now
     status: str = "online"
     last_assigned_at: datetime | None = None
+    name: str = ""
 
     @property
     def free(self) -> int:

@@ -100,28 +100,34 @@ class Assigner:
         for chat in ordered(waiting, now=now, aging_per_minute=rules.service.aging_per_minute):
             queue = _queue(rules, chat.queue)
             agent = choose_agent(agents, queue.skills, selector, prefer=last_agents.get(chat.conversation_id))
-            if agent is not None and await self.claim(chat.conversation_id, agent.agent_id, by=rules.service.selector):
+            by = rules.service.selector
+            if agent is not None and await self.claim(
+                chat.conversation_id, agent.agent_id, by=by, agent_name=agent.name
+            ):
                 agent.active += 1
                 agent.last_assigned_at = now
                 given += 1
         return given
 
-    async def claim(self, conversation_id: str, agent_id: str, *, by: str) -> bool:
+    async def claim(self, conversation_id: str, agent_id: str, *, by: str, agent_name: str | None = None) -> bool:
         """Give a waiting chat to an agent, atomically; False when it was no longer waiting."""
         now = self._clock()
         async with self._sessions.begin() as session:
-            claimed = await session.execute(
-                update(Conversation)
-                .where(Conversation.id == conversation_id, Conversation.state == ConversationState.QUEUED)
-                .values(state=ConversationState.WITH_AGENT, agent_id=agent_id, assigned_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            if claimed.rowcount != 1:
+            conversation = (
+                await session.scalars(
+                    update(Conversation)
+                    .where(Conversation.id == conversation_id, Conversation.state == ConversationState.QUEUED)
+                    .values(state=ConversationState.WITH_AGENT, agent_id=agent_id, assigned_at=now)
+                    .returning(Conversation),
+                    execution_options={"populate_existing": True},
+                )
+            ).one_or_none()
+            if conversation is None:
                 return False
-            conversation = await session.get_one(Conversation, conversation_id, populate_existing=True)
-            agent = await session.get_one(Agent, agent_id)
-            session.add(_transition(conversation, ConversationState.QUEUED, f"assigned to {agent.username} ({by})"))
-            greeting = self._routing().rules.templates.assigned.format(agent_name=agent.name)
+            if agent_name is None:
+                agent_name = (await session.get_one(Agent, agent_id)).name
+            session.add(_transition(conversation, ConversationState.QUEUED, f"assigned to {agent_name} ({by})"))
+            greeting = self._routing().rules.templates.assigned.format(agent_name=agent_name)
             notice = await add_reply(session, conversation, sender="system", text=greeting)
         self._on_outbound(notice)
         event = {
@@ -305,11 +311,14 @@ async def _agent_loads(session) -> list[AgentLoad]:
         .subquery()
     )
     rows = await session.execute(
-        select(Agent.id, Agent.skills, Agent.capacity, Agent.status, func.coalesce(owned.c.active, 0))
+        select(Agent.id, Agent.skills, Agent.capacity, Agent.status, func.coalesce(owned.c.active, 0), Agent.name)
         .outerjoin(owned, owned.c.agent_id == Agent.id)
         .where(Agent.status == "online", Agent.disabled.is_(False))
     )
-    return [AgentLoad(i, frozenset(skills), capacity, active, status) for i, skills, capacity, status, active in rows]
+    return [
+        AgentLoad(i, frozenset(skills), capacity, active, status, name=name)
+        for i, skills, capacity, status, active, name in rows
+    ]
 
 
 async def _waiting(session) -> list[Waiting]:

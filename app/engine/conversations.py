@@ -49,13 +49,16 @@ class ConversationEngine:
             if message is None:
                 return False
             routing = self._hooks.routing()
+            current = await _open(session, address)
             thanks = None
-            if await _open(session, address) is None:  # a bare 1-5 right after a close rates it
+            if current is None:  # a bare 1-5 right after a close rates it
                 thanks = await record_rating(session, address, message, routing.rules.templates)
             if thanks is not None:
                 outbound, decision, conversation = [thanks], None, None
             else:
-                conversation = await _open_conversation(session, address, message)
+                conversation = current or await _new_conversation(session, address)
+                if message.customer:
+                    conversation.customer = message.customer
                 decision, outbound = await self._converse(session, conversation, message, routing)
             message.processed_at = utcnow()
         if decision is not None:  # before the outbox, so a waiting chat is claimed first
@@ -159,22 +162,16 @@ async def _open(session: AsyncSession, address: Address) -> Conversation | None:
     )
 
 
-async def _open_conversation(session: AsyncSession, address: Address, message: Message) -> Conversation:
-    conversation = await _open(session, address)
-    if conversation is None:
-        conversation = Conversation(
-            channel=address.channel,
-            account=address.account,
-            customer_id=address.customer_id,
-            state=ConversationState.BOT,
-        )
-        session.add(conversation)
-        await session.flush()
-        session.add(
-            StateTransition(
-                conversation_id=conversation.id, to_state=ConversationState.BOT, reason="customer wrote first"
-            )
-        )
-    if message.customer:
-        conversation.customer = message.customer
+async def _new_conversation(session: AsyncSession, address: Address) -> Conversation:
+    conversation = Conversation(
+        channel=address.channel,
+        account=address.account,
+        customer_id=address.customer_id,
+        state=ConversationState.BOT,
+    )
+    session.add(conversation)
+    await session.flush()
+    session.add(
+        StateTransition(conversation_id=conversation.id, to_state=ConversationState.BOT, reason="customer wrote first")
+    )
     return conversation
