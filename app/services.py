@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from adapters.base import Adapter, Address, OutboundMessage
 from adapters.web import WebAdapter
+from adapters.wechat_mp import WeChatMPAdapter
 from app.engine.assigner import Assigner
 from app.engine.conversations import ConversationEngine, EngineHooks
 from app.engine.dispatcher import Dispatcher
@@ -53,6 +54,8 @@ class Services:
         sessions = session_factory(db)
         http = httpx.AsyncClient(timeout=settings.outbox.send_timeout_seconds)
         adapters: dict[str, Adapter] = {"web": _web_adapter(settings, http)}
+        if settings.wechat_mp.enabled:
+            adapters["wechat_mp"] = _wechat_mp_adapter(settings, http)
         variables = {"shop_name": settings.shop_name}
         faq = LiveFiles("FAQ", settings.faq_dir, partial(build_knowledge_base, settings.faq_dir, variables))
         routing = LiveFiles("routing rules", settings.rules_file, partial(build_routing, settings.rules_file))
@@ -136,4 +139,16 @@ def _web_adapter(settings: Settings, http: httpx.AsyncClient) -> WebAdapter:
         max_body_bytes=web.max_body_bytes,
         max_text_chars=web.max_text_chars,
         timestamp_tolerance=web.timestamp_tolerance_seconds,
+    )
+
+
+def _wechat_mp_adapter(settings: Settings, http: httpx.AsyncClient) -> WeChatMPAdapter:
+    mp = settings.wechat_mp
+    return WeChatMPAdapter(
+        app_id=mp.app_id,
+        app_secret=mp.app_secret.get_secret_value(),
+        token=mp.token.get_secret_value(),
+        encoding_aes_key=mp.encoding_aes_key.get_secret_value() if mp.encoding_aes_key else None,
+        client=http,
+        api_base=mp.api_base,
     )

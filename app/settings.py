@@ -26,6 +26,20 @@ class WebChannelSettings(BaseModel):
     max_text_chars: int = 4000
 
 
+class WeChatMPSettings(BaseModel):
+    """A WeChat Official Account (公众号); the channel is on when app_id, app_secret and token are set."""
+
+    app_id: str | None = None
+    app_secret: SecretStr | None = None
+    token: SecretStr | None = None  # the URL token configured in the Official Account's admin page
+    encoding_aes_key: SecretStr | None = None  # set for safe (AES) mode; plain mode without it
+    api_base: str = "https://api.weixin.qq.com"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.app_id and self.app_secret and self.token)
+
+
 class OpsSettings(BaseModel):
     """The ops API (FAQ checks, later dashboards): a bearer token; open in development when unset."""
 
@@ -66,6 +80,7 @@ class Settings(BaseSettings):
     shop_name: str = "小店"
     log_level: str = "INFO"
     web: WebChannelSettings = WebChannelSettings()
+    wechat_mp: WeChatMPSettings = WeChatMPSettings()
     ops: OpsSettings = OpsSettings()
     engine: EngineSettings = EngineSettings()
     outbox: OutboxSettings = OutboxSettings()
@@ -85,7 +100,14 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every configured secret value, so the log filter can mask them."""
-        return [s.get_secret_value() for s in (self.web.secret, self.ops.token) if s and s.get_secret_value()]
+        values = (
+            self.web.secret,
+            self.ops.token,
+            self.wechat_mp.app_secret,
+            self.wechat_mp.token,
+            self.wechat_mp.encoding_aes_key,
+        )
+        return [s.get_secret_value() for s in values if s and s.get_secret_value()]
 
 
 @lru_cache
