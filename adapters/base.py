@@ -77,6 +77,7 @@ class Adapter(abc.ABC):
     """One platform: verify its callbacks, parse them into InboundMessages, send replies back."""
 
     name: ClassVar[str]
+    account: str = "default"  # which of the shop's accounts on this platform; part of every Address
     max_body_bytes: int = 64 * 1024
 
     def handshake(self, request: WebhookRequest) -> WebhookReply | None:

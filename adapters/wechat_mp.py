@@ -48,6 +48,7 @@ class WeChatMPAdapter(Adapter):
         self,
         *,
         app_id: str,
+        account: str = "default",
         app_secret: str,
         token: str,
         encoding_aes_key: str | None,
@@ -57,6 +58,7 @@ class WeChatMPAdapter(Adapter):
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.app_id = app_id
+        self.account = account
         self._secret = app_secret
         self._token = token
         self._crypto = WeChatCrypto(token, encoding_aes_key, app_id, platform=self.name) if encoding_aes_key else None
@@ -150,7 +152,7 @@ class WeChatMPAdapter(Adapter):
         text = self._required(root, "Content") if msg_type == "text" else _placeholder(root, msg_type)
         return [
             InboundMessage(
-                address=Address(self.name, self.app_id, self._required(root, "FromUserName")),
+                address=Address(self.name, self.account, self._required(root, "FromUserName")),
                 platform_message_id=self._required(root, "MsgId"),
                 text=text,
                 sent_at=self._created_at(root),

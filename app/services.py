@@ -22,7 +22,7 @@ from app.engine.outbox import Outbox
 from app.knowledge import Routing, build_knowledge_base, build_routing
 from app.live import LiveHub
 from app.live_files import LiveFiles
-from app.settings import DEFAULT_RULES_FILE, Settings
+from app.settings import DEFAULT_RULES_FILE, Settings, WeChatMPAccount
 from app.store.database import create_engine, session_factory
 from app.store.tables import Message
 from faq.knowledge_base import KnowledgeBase
@@ -36,7 +36,7 @@ class Services:
     db: AsyncEngine
     sessions: async_sessionmaker
     http: httpx.AsyncClient
-    adapters: dict[str, Adapter]
+    adapters: dict[tuple[str, str], Adapter]  # (channel, account) -> adapter
     faq: LiveFiles[KnowledgeBase]
     routing: LiveFiles[Routing]
     live: LiveHub[Address]
@@ -53,9 +53,9 @@ class Services:
         db = create_engine(settings.database_url)
         sessions = session_factory(db)
         http = httpx.AsyncClient(timeout=settings.outbox.send_timeout_seconds)
-        adapters: dict[str, Adapter] = {"web": _web_adapter(settings, http)}
-        if settings.wechat_mp.enabled:
-            adapters["wechat_mp"] = _wechat_mp_adapter(settings, http)
+        built: list[Adapter] = [_web_adapter(settings, http)]
+        built += [_wechat_mp_adapter(name, account, http) for name, account in settings.wechat_mp.items()]
+        adapters = {(a.name, a.account): a for a in built}
         variables = {"shop_name": settings.shop_name}
         faq = LiveFiles("FAQ", settings.faq_dir, partial(build_knowledge_base, settings.faq_dir, variables))
         routing = LiveFiles("routing rules", settings.rules_file, partial(build_routing, settings.rules_file))
@@ -94,6 +94,10 @@ class Services:
             deliver=on_outbound,
             routing_now=live_routing,
         )
+
+    @property
+    def web(self) -> WebAdapter:
+        return self.adapters[("web", self.settings.web.account)]
 
     async def start(self) -> None:
         for files in (self.faq, self.routing):
@@ -142,10 +146,10 @@ def _web_adapter(settings: Settings, http: httpx.AsyncClient) -> WebAdapter:
     )
 
 
-def _wechat_mp_adapter(settings: Settings, http: httpx.AsyncClient) -> WeChatMPAdapter:
-    mp = settings.wechat_mp
+def _wechat_mp_adapter(name: str, mp: WeChatMPAccount, http: httpx.AsyncClient) -> WeChatMPAdapter:
     return WeChatMPAdapter(
         app_id=mp.app_id,
+        account=name,
         app_secret=mp.app_secret.get_secret_value(),
         token=mp.token.get_secret_value(),
         encoding_aes_key=mp.encoding_aes_key.get_secret_value() if mp.encoding_aes_key else None,

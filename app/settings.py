@@ -26,18 +26,14 @@ class WebChannelSettings(BaseModel):
     max_text_chars: int = 4000
 
 
-class WeChatMPSettings(BaseModel):
-    """A WeChat Official Account (公众号); the channel is on when app_id, app_secret and token are set."""
+class WeChatMPAccount(BaseModel):
+    """One WeChat Official Account (公众号), served at /webhooks/wechat_mp/<account name>."""
 
-    app_id: str | None = None
-    app_secret: SecretStr | None = None
-    token: SecretStr | None = None  # the URL token configured in the Official Account's admin page
+    app_id: str
+    app_secret: SecretStr
+    token: SecretStr  # the URL token configured in the Official Account's admin page
     encoding_aes_key: SecretStr | None = None  # set for safe (AES) mode; plain mode without it
     api_base: str = "https://api.weixin.qq.com"
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.app_id and self.app_secret and self.token)
 
 
 class OpsSettings(BaseModel):
@@ -80,7 +76,7 @@ class Settings(BaseSettings):
     shop_name: str = "小店"
     log_level: str = "INFO"
     web: WebChannelSettings = WebChannelSettings()
-    wechat_mp: WeChatMPSettings = WeChatMPSettings()
+    wechat_mp: dict[str, WeChatMPAccount] = {}  # account name -> account; JSON in KEFU_WECHAT_MP
     ops: OpsSettings = OpsSettings()
     engine: EngineSettings = EngineSettings()
     outbox: OutboxSettings = OutboxSettings()
@@ -100,13 +96,9 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every configured secret value, so the log filter can mask them."""
-        values = (
-            self.web.secret,
-            self.ops.token,
-            self.wechat_mp.app_secret,
-            self.wechat_mp.token,
-            self.wechat_mp.encoding_aes_key,
-        )
+        values = [self.web.secret, self.ops.token]
+        for mp in self.wechat_mp.values():
+            values += [mp.app_secret, mp.token, mp.encoding_aes_key]
         return [s.get_secret_value() for s in values if s and s.get_secret_value()]
 
 

@@ -38,7 +38,7 @@ async def read_chat_page() -> HTMLResponse:
 async def chat_socket(
     websocket: WebSocket, services: ServicesDep, customer_id: str = Query(pattern=CUSTOMER_ID_PATTERN)
 ) -> None:
-    web = services.adapters["web"]
+    web = services.web
     address = Address(web.name, services.settings.web.account, customer_id)
     await websocket.accept()
     with services.live.subscribe(address) as replies:
@@ -57,7 +57,7 @@ async def _receive_one(websocket: WebSocket, services: ServicesDep, customer_id:
     frame = await websocket.receive_json()
     message_id = str(frame.get("message_id", "")) if isinstance(frame, dict) else ""
     try:
-        message = services.adapters["web"].parse_payload(
+        message = services.web.parse_payload(
             {"message_id": message_id, "customer_id": customer_id, "text": frame.get("text", "")}
         )
     except RequestRejected as exc:

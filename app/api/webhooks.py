@@ -16,10 +16,14 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
 @router.api_route("/{channel}", methods=["GET", "POST"])
-async def receive_webhook(channel: str, request: Request, services: ServicesDep) -> Response:
-    adapter = services.adapters.get(channel)
+@router.api_route("/{channel}/{account}", methods=["GET", "POST"])
+async def receive_webhook(channel: str, request: Request, services: ServicesDep, account: str = "default") -> Response:
+    """One URL per account: /webhooks/<channel>/<account>; /webhooks/<channel> is the account "default"."""
+    adapter = services.adapters.get((channel, account))
     if adapter is None:
-        raise HTTPException(404, detail=f"unknown channel '{channel}'")
+        raise HTTPException(
+            404, detail=f"unknown channel '{channel}'" + (f" account '{account}'" if account != "default" else "")
+        )
     try:
         webhook = WebhookRequest(
             method=request.method,

@@ -33,7 +33,9 @@ def backoff_delay(attempts: int, policy: OutboxSettings, retry_after: float | No
 
 
 class Outbox:
-    def __init__(self, sessions: async_sessionmaker, adapters: Mapping[str, Adapter], policy: OutboxSettings) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker, adapters: Mapping[tuple[str, str], Adapter], policy: OutboxSettings
+    ) -> None:
         self._sessions = sessions
         self._adapters = adapters
         self._policy = policy
@@ -97,7 +99,8 @@ class Outbox:
         try:
             message = await self._load(item_id)
             try:
-                delivered = await self._adapters[message.address.channel].send_text(message)
+                address = message.address
+                delivered = await self._adapters[(address.channel, address.account)].send_text(message)
             except DeliveryError as exc:
                 await self._record_failure(item_id, exc)
             else:

@@ -66,7 +66,7 @@ def adapter(handler=None, *, aes_key: str | None = None, clock=lambda: NOW) -> W
 
 
 def outbound(text: str = "一般48小时内发货") -> OutboundMessage:
-    return OutboundMessage("msg-1", "conv-1", Address("wechat_mp", APP_ID, OPENID), "bot", text)
+    return OutboundMessage("msg-1", "conv-1", Address("wechat_mp", "default", OPENID), "bot", text)
 
 
 # URL verification
@@ -97,7 +97,7 @@ def test_plain_text_message_is_parsed():
     bot = adapter()
     bot.verify(request)
     [message] = bot.parse(request)
-    assert message.address == Address("wechat_mp", APP_ID, OPENID)
+    assert message.address == Address("wechat_mp", "default", OPENID)
     assert message.platform_message_id == "1001"
     assert message.text == "什么时候发货"
     assert message.sent_at == datetime.fromtimestamp(NOW, UTC)

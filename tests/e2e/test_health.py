@@ -30,3 +30,10 @@ def test_unknown_channel_is_404(kefu):
     response = httpx.post(f"{kefu.url}/webhooks/nowhere", content=b"{}")
     assert response.status_code == 404
     assert response.json()["detail"] == "unknown channel 'nowhere'"
+
+
+def test_each_account_has_its_own_url_and_an_unknown_account_is_404(kefu):
+    response = httpx.post(f"{kefu.url}/webhooks/web/elsewhere", content=b"{}")
+    assert response.status_code == 404
+    assert response.json()["detail"] == "unknown channel 'web' account 'elsewhere'"
+    assert httpx.post(f"{kefu.url}/webhooks/web/default", content=b"{}").status_code == 401, "reaches the adapter"

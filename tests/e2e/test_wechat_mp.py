@@ -19,6 +19,7 @@ from wechatpy.utils import WeChatSigner
 from tests.e2e.conftest import query
 from tests.utils.kefu_process import KefuProcess
 
+ACCOUNT = "shop"  # the account name: its URL is /webhooks/wechat_mp/shop
 APP_ID = "wxe2e0123456789abc"
 APP_SECRET = "e2e-app-secret-0123456789abcdef"
 TOKEN = "e2e-url-token"
@@ -98,13 +99,8 @@ def tencent() -> Iterator[FakeTencent]:
 
 @pytest.fixture
 def mp_kefu(kefu_factory: Callable[..., KefuProcess], tencent: FakeTencent) -> KefuProcess:
-    process = kefu_factory(
-        KEFU_WECHAT_MP__APP_ID=APP_ID,
-        KEFU_WECHAT_MP__APP_SECRET=APP_SECRET,
-        KEFU_WECHAT_MP__TOKEN=TOKEN,
-        KEFU_WECHAT_MP__ENCODING_AES_KEY=AES_KEY,
-        KEFU_WECHAT_MP__API_BASE=tencent.url,
-    )
+    account = {"app_id": APP_ID, "app_secret": APP_SECRET, "token": TOKEN, "encoding_aes_key": AES_KEY}
+    process = kefu_factory(KEFU_WECHAT_MP=json.dumps({ACCOUNT: {**account, "api_base": tencent.url}}))
     process.migrate()
     return process.start()
 
@@ -131,7 +127,7 @@ def post_message(base_url: str, content: str, msg_id: str, *, msg_signature: str
     signed = re.search(r"<MsgSignature><!\[CDATA\[(.*?)\]\]>", reply)[1]
     params.update(openid=OPENID, encrypt_type="aes", msg_signature=msg_signature or signed)
     body = f"<xml><ToUserName><![CDATA[gh_e2e000000000]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
-    return httpx.post(f"{base_url}/webhooks/wechat_mp", params=params, content=body.encode(), timeout=10)
+    return httpx.post(f"{base_url}/webhooks/wechat_mp/{ACCOUNT}", params=params, content=body.encode(), timeout=10)
 
 
 def outbox_rows(database) -> list[tuple[str, str | None]]:
@@ -150,7 +146,7 @@ def wait_for_outbox(database, predicate: Callable[[list], bool], timeout: float 
 def test_url_verification_echoes_echostr(mp_kefu):
     params = {**signed_params("verify1"), "echostr": "42e2e"}
 
-    response = httpx.get(f"{mp_kefu.url}/webhooks/wechat_mp", params=params, timeout=10)
+    response = httpx.get(f"{mp_kefu.url}/webhooks/wechat_mp/{ACCOUNT}", params=params, timeout=10)
 
     assert response.status_code == 200
     assert response.text == "42e2e"
