@@ -194,35 +194,43 @@ class Assigner:
         self.poke()
 
     async def _overflow(self, rules, now: datetime) -> None:
-        """A chat that waited past its queue's limit moves to the fallback queue, keeping its wait."""
-        for queue in rules.queues:
-            if not queue.overflow_to:
-                continue
-            async with self._sessions.begin() as session:
-                moved = (
-                    await session.scalars(
-                        update(Conversation)
-                        .where(
-                            Conversation.state == ConversationState.QUEUED,
-                            Conversation.queue == queue.id,
-                            Conversation.queued_at < now - timedelta(minutes=queue.overflow_after_minutes),
-                        )
-                        .values(queue=queue.overflow_to)
-                        .returning(Conversation.id)
-                        .execution_options(synchronize_session=False)
+        """A chat that waited past its queue's limit moves to the fallback queue, keeping its wait.
+
+        Looked for with a read first, so the usual tick with nothing to move writes nothing.
+        """
+        limits = {q.id: q for q in rules.queues if q.overflow_to}
+        async with self._sessions() as session:
+            waiting = await _waiting(session)
+        overdue = [
+            w
+            for w in waiting
+            if w.queue in limits and w.queued_at < now - timedelta(minutes=limits[w.queue].overflow_after_minutes)
+        ]
+        if not overdue:
+            return
+        async with self._sessions.begin() as session:
+            for chat in overdue:
+                target = limits[chat.queue].overflow_to
+                moved = await session.execute(
+                    update(Conversation)
+                    .where(
+                        Conversation.id == chat.conversation_id,
+                        Conversation.state == ConversationState.QUEUED,
+                        Conversation.queue == chat.queue,
                     )
-                ).all()
-                for conversation_id in moved:
+                    .values(queue=target)
+                    .execution_options(synchronize_session=False)
+                )
+                if moved.rowcount == 1:
                     session.add(
                         StateTransition(
-                            conversation_id=conversation_id,
+                            conversation_id=chat.conversation_id,
                             from_state=ConversationState.QUEUED,
                             to_state=ConversationState.QUEUED,
-                            reason=f"overflow from {queue.id} to {queue.overflow_to}",
+                            reason=f"overflow from {chat.queue} to {target}",
                         )
                     )
-            if moved:
-                self.poke()
+        self.poke()
 
     async def _notify_waiting(self, rules, now: datetime) -> None:
         """Every `notice_minutes`, tell each waiting customer their place and an ETA from recent throughput."""

@@ -13,7 +13,7 @@ import random
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -64,8 +64,8 @@ class Outbox:
         while not self._closing:
             self._wake.clear()
             try:
-                for item_id, conversation_id in await self._due():
-                    self._in_flight[conversation_id] = asyncio.create_task(self._deliver(item_id, conversation_id))
+                for item_id, message in await self._due():
+                    self._in_flight[message.conversation_id] = asyncio.create_task(self._deliver(item_id, message))
             except Exception:
                 log.exception("outbox scan failed")
             try:
@@ -73,7 +73,8 @@ class Outbox:
             except TimeoutError:
                 pass
 
-    async def _due(self) -> list[tuple[int, str]]:
+    async def _due(self) -> list[tuple[int, OutboundMessage]]:
+        """The head of each conversation's pending replies, due now, with what to send (one query)."""
         room = self._policy.parallel - len(self._in_flight)
         if room <= 0:
             return []
@@ -86,18 +87,20 @@ class Outbox:
             )
         )
         query = (
-            select(OutboxItem.id, OutboxItem.conversation_id)
+            select(OutboxItem.id, Message, Conversation)
+            .join(Message, Message.id == OutboxItem.message_id)
+            .join(Conversation, Conversation.id == OutboxItem.conversation_id)
             .where(OutboxItem.status == OutboxStatus.PENDING, OutboxItem.next_attempt_at <= utcnow(), ~blocked)
             .order_by(OutboxItem.id)
             .limit(room + len(self._in_flight))
         )
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
-        return [(row.id, row.conversation_id) for row in rows if row.conversation_id not in self._in_flight][:room]
+        due = [(item_id, outbound_message(m, c)) for item_id, m, c in rows if c.id not in self._in_flight]
+        return due[:room]
 
-    async def _deliver(self, item_id: int, conversation_id: str) -> None:
+    async def _deliver(self, item_id: int, message: OutboundMessage) -> None:
         try:
-            message = await self._load(item_id)
             try:
                 address = message.address
                 delivered = await self._adapters[(address.channel, address.account)].send_text(message)
@@ -108,27 +111,20 @@ class Outbox:
         except Exception:
             log.exception("outbox delivery of item %s crashed", item_id)
         finally:
-            self._in_flight.pop(conversation_id, None)
+            self._in_flight.pop(message.conversation_id, None)
             self._wake.set()
-
-    async def _load(self, item_id: int) -> OutboundMessage:
-        async with self._sessions() as session:
-            message, conversation = (
-                await session.execute(
-                    select(Message, Conversation)
-                    .join(OutboxItem, OutboxItem.message_id == Message.id)
-                    .join(Conversation, Conversation.id == Message.conversation_id)
-                    .where(OutboxItem.id == item_id)
-                )
-            ).one()
-        return outbound_message(message, conversation)
 
     async def _record_success(self, item_id: int, delivered: bool) -> None:
         async with self._sessions.begin() as session:
-            item = await session.get_one(OutboxItem, item_id)
-            item.attempts += 1
-            item.status = OutboxStatus.DELIVERED if delivered else OutboxStatus.NO_ROUTE
-            item.delivered_at = utcnow()
+            await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item_id)
+                .values(
+                    attempts=OutboxItem.attempts + 1,
+                    status=OutboxStatus.DELIVERED if delivered else OutboxStatus.NO_ROUTE,
+                    delivered_at=utcnow(),
+                )
+            )
 
     async def _record_failure(self, item_id: int, error: DeliveryError) -> None:
         now = utcnow()
