@@ -26,6 +26,7 @@ import numpy as np
 from rapidfuzz import fuzz
 from scipy import sparse
 
+from faq.homophones import SoundAlike
 from faq.knowledge_base import Entry
 from faq.normalise import Normalised, normalise
 from faq.tokenise import Tokeniser
@@ -71,6 +72,7 @@ class SearchIndex:
         self.tokeniser = tokeniser
         self.weights = weights
         self.entries = list(entries)
+        self._sounds: SoundAlike | None = None
         self._questions = [[self.parse(q) for q in e.questions] for e in self.entries]
         self._number = {e.id: n for n, e in enumerate(self.entries)}
         answers: dict[str, frozenset[str]] = {}  # many entries may share one answer text
@@ -78,12 +80,16 @@ class SearchIndex:
         self._known = [frozenset().union(*parts) for parts in self._terms]
         self._idf = self._rarity(self._terms)
         self._vocabulary = {term: n for n, term in enumerate(self._idf)}
+        self._sounds = SoundAlike(self._vocabulary)
         self._matrix = self._contributions(self._terms)
 
     def parse(self, text: str) -> Query:
         normalised = normalise(text)
         corrected = self.tokeniser.correct(normalised.text)
-        return Query(corrected, frozenset(self.tokeniser.terms(corrected)), normalised)
+        terms = self.tokeniser.terms(corrected)
+        if self._sounds is not None:  # customers' messages, not the knowledge base's own text
+            terms = self._sounds.fix(terms)
+        return Query(corrected, frozenset(terms), normalised)
 
     def search(self, query: Query, *, exclude: frozenset[str] = frozenset(), limit: int = 5) -> list[Scored]:
         """Entries best first, at most `limit`, never those whose ids are in `exclude`."""
