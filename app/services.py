@@ -12,6 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from adapters.base import Adapter, Address, OutboundMessage
+from adapters.feishu import FeishuAdapter
+from adapters.telegram import TelegramAdapter
 from adapters.web import WebAdapter
 from adapters.wechat_mp import WeChatMPAdapter
 from app.engine.assigner import Assigner
@@ -22,7 +24,7 @@ from app.engine.outbox import Outbox
 from app.knowledge import Routing, build_knowledge_base, build_routing
 from app.live import LiveHub
 from app.live_files import LiveFiles
-from app.settings import DEFAULT_RULES_FILE, Settings, WeChatMPAccount
+from app.settings import DEFAULT_RULES_FILE, FeishuAccount, Settings, TelegramAccount, WeChatMPAccount
 from app.store.database import create_engine, session_factory
 from app.store.tables import Message
 from faq.knowledge_base import KnowledgeBase
@@ -55,6 +57,8 @@ class Services:
         http = httpx.AsyncClient(timeout=settings.outbox.send_timeout_seconds)
         built: list[Adapter] = [_web_adapter(settings, http)]
         built += [_wechat_mp_adapter(name, account, http) for name, account in settings.wechat_mp.items()]
+        built += [_telegram_adapter(name, account, http) for name, account in settings.telegram.items()]
+        built += [_feishu_adapter(name, account, http) for name, account in settings.feishu.items()]
         adapters = {(a.name, a.account): a for a in built}
         variables = {"shop_name": settings.shop_name}
         faq = LiveFiles("FAQ", settings.faq_dir, partial(build_knowledge_base, settings.faq_dir, variables))
@@ -155,4 +159,26 @@ def _wechat_mp_adapter(name: str, mp: WeChatMPAccount, http: httpx.AsyncClient) 
         encoding_aes_key=mp.encoding_aes_key.get_secret_value() if mp.encoding_aes_key else None,
         client=http,
         api_base=mp.api_base,
+    )
+
+
+def _telegram_adapter(name: str, bot: TelegramAccount, http: httpx.AsyncClient) -> TelegramAdapter:
+    return TelegramAdapter(
+        account=name,
+        bot_token=bot.bot_token.get_secret_value(),
+        secret_token=bot.secret_token.get_secret_value(),
+        client=http,
+        api_base=bot.api_base,
+    )
+
+
+def _feishu_adapter(name: str, app: FeishuAccount, http: httpx.AsyncClient) -> FeishuAdapter:
+    return FeishuAdapter(
+        account=name,
+        app_id=app.app_id,
+        app_secret=app.app_secret.get_secret_value(),
+        verification_token=app.verification_token.get_secret_value() if app.verification_token else None,
+        encrypt_key=app.encrypt_key.get_secret_value() if app.encrypt_key else None,
+        client=http,
+        api_base=app.api_base,
     )

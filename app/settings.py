@@ -36,6 +36,24 @@ class WeChatMPAccount(BaseModel):
     api_base: str = "https://api.weixin.qq.com"
 
 
+class TelegramAccount(BaseModel):
+    """One Telegram bot, served at /webhooks/telegram/<account name> (give that URL to setWebhook)."""
+
+    bot_token: SecretStr  # from @BotFather
+    secret_token: SecretStr  # the secret_token passed to setWebhook; Telegram echoes it in a header
+    api_base: str = "https://api.telegram.org"
+
+
+class FeishuAccount(BaseModel):
+    """One Feishu (飞书) app's bot, served at /webhooks/feishu/<account name> (the event request URL)."""
+
+    app_id: str
+    app_secret: SecretStr
+    verification_token: SecretStr | None = None  # 事件订阅 Verification Token
+    encrypt_key: SecretStr | None = None  # 事件订阅 Encrypt Key: encrypted, signed events; set at least one
+    api_base: str = "https://open.feishu.cn"  # https://open.larksuite.com for Lark
+
+
 class OpsSettings(BaseModel):
     """The ops API (FAQ checks, later dashboards): a bearer token; open in development when unset."""
 
@@ -77,6 +95,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     web: WebChannelSettings = WebChannelSettings()
     wechat_mp: dict[str, WeChatMPAccount] = {}  # account name -> account; JSON in KEFU_WECHAT_MP
+    telegram: dict[str, TelegramAccount] = {}  # account name -> bot; JSON in KEFU_TELEGRAM
+    feishu: dict[str, FeishuAccount] = {}  # account name -> app; JSON in KEFU_FEISHU
     ops: OpsSettings = OpsSettings()
     engine: EngineSettings = EngineSettings()
     outbox: OutboxSettings = OutboxSettings()
@@ -99,6 +119,10 @@ class Settings(BaseSettings):
         values = [self.web.secret, self.ops.token]
         for mp in self.wechat_mp.values():
             values += [mp.app_secret, mp.token, mp.encoding_aes_key]
+        for bot in self.telegram.values():
+            values += [bot.bot_token, bot.secret_token]
+        for app in self.feishu.values():
+            values += [app.app_secret, app.verification_token, app.encrypt_key]
         return [s.get_secret_value() for s in values if s and s.get_secret_value()]
 
 

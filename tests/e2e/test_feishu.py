@@ -1,0 +1,180 @@
+"""The Feishu channel end to end: kefu as a process, events checked by lark-oapi, a fake open API."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import query
+from tests.utils.feishu_events import APP_ID, CHAT_ID, challenge, message_event, signed
+from tests.utils.kefu_process import KefuProcess
+
+ACCOUNT = "shop"  # the account name: its URL is /webhooks/feishu/shop
+APP_SECRET = "e2e-feishu-app-secret-0123456789"
+TOKEN = "e2e-verification-token"
+ENCRYPT_KEY = "e2e-encrypt-key-0123456789abcdef"
+TENANT_TOKEN = "t-e2e-tenant-access-token"
+
+
+@dataclass
+class FakeFeishu:
+    """tenant_access_token and im/v1/messages on 127.0.0.1; `refusals` answer sends in order (code, msg), then 0."""
+
+    refusals: list[tuple[int, str]] = field(default_factory=list)
+    sends: list[dict] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeFeishu:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                url = urlsplit(self.path)
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+                if url.path == "/open-apis/auth/v3/tenant_access_token/internal":
+                    if body != {"app_id": APP_ID, "app_secret": APP_SECRET}:
+                        return self._json(400, {"code": 10014, "msg": "app secret invalid"})
+                    return self._json(
+                        200, {"code": 0, "msg": "ok", "tenant_access_token": TENANT_TOKEN, "expire": 7200}
+                    )
+                if url.path != "/open-apis/im/v1/messages" or parse_qs(url.query) != {"receive_id_type": ["chat_id"]}:
+                    return self._json(404, {"code": 404, "msg": "not found"})
+                if self.headers.get("authorization") != f"Bearer {TENANT_TOKEN}":
+                    return self._json(400, {"code": 99991663, "msg": "Invalid access token for authorization"})
+                with fake._lock:
+                    code, msg = fake.refusals.pop(0) if fake.refusals else (0, "success")
+                    if code == 0:
+                        fake.sends.append(body)
+                self._json(200 if code == 0 else 400, {"code": code, "msg": msg})
+
+            def _json(self, status: int, answer: dict) -> None:
+                raw = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def wait_for_sends(self, count: int, timeout: float = 15) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while len(self.sends) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"only {len(self.sends)} message sends arrived: {self.sends}")
+            time.sleep(0.05)
+        return list(self.sends)
+
+
+@pytest.fixture
+def feishu() -> Iterator[FakeFeishu]:
+    server = FakeFeishu().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def feishu_kefu(kefu_factory: Callable[..., KefuProcess], feishu: FakeFeishu) -> KefuProcess:
+    app = {"app_id": APP_ID, "app_secret": APP_SECRET, "verification_token": TOKEN, "encrypt_key": ENCRYPT_KEY}
+    process = kefu_factory(KEFU_FEISHU=json.dumps({ACCOUNT: {**app, "api_base": feishu.url}}))
+    process.migrate()
+    return process.start()
+
+
+def post_event(base_url: str, payload: dict, *, signature: str | None = None) -> httpx.Response:
+    """The event encrypted and signed as Feishu sends it (and as lark-oapi accepts it)."""
+    headers, body = signed(payload, encrypt_key=ENCRYPT_KEY, token=TOKEN)
+    if signature is not None:
+        headers["x-lark-signature"] = signature
+    return httpx.post(f"{base_url}/webhooks/feishu/{ACCOUNT}", content=body, headers=headers, timeout=10)
+
+
+def wait_for_outbox(database, predicate: Callable[[list], bool], timeout: float = 15) -> list[tuple]:
+    sql = "SELECT status, last_error FROM outbox WHERE channel = 'feishu'"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate(rows := query(database, sql)):
+            return rows
+        time.sleep(0.05)
+    raise AssertionError(f"outbox never satisfied the condition; got {query(database, sql)}")
+
+
+def test_url_verification_answers_the_challenge(feishu_kefu):
+    response = post_event(feishu_kefu.url, challenge(TOKEN))
+
+    assert response.status_code == 200
+    assert response.json() == {"challenge": "ajls384kdjx98XX"}
+
+
+def test_question_is_answered_in_the_chat(feishu_kefu, feishu, database):
+    response = post_event(feishu_kefu.url, message_event("ev_e2e_1", "什么时候发货", token=TOKEN))
+
+    assert response.status_code == 200
+    assert response.json() == {}
+    [send] = feishu.wait_for_sends(1)
+    assert send["receive_id"] == CHAT_ID and send["msg_type"] == "text"
+    assert "48小时" in json.loads(send["content"])["text"]
+    assert wait_for_outbox(database, lambda rows: rows == [("delivered", None)])
+    log = feishu_kefu.log_path.read_text()
+    assert APP_SECRET not in log and ENCRYPT_KEY not in log
+
+
+def test_same_event_id_twice_is_answered_once(feishu_kefu, feishu, database):
+    first = post_event(feishu_kefu.url, message_event("ev_e2e_2", token=TOKEN))
+    second = post_event(feishu_kefu.url, message_event("ev_e2e_2", token=TOKEN))
+
+    assert first.status_code == second.status_code == 200
+    feishu.wait_for_sends(1)
+    time.sleep(0.5)
+    assert len(feishu.sends) == 1
+    assert query(database, "SELECT count(*) FROM messages WHERE direction = 'in'") == [(1,)]
+
+
+def test_bad_signature_is_refused_and_nothing_stored(feishu_kefu, feishu, database):
+    response = post_event(feishu_kefu.url, message_event("ev_e2e_3", token=TOKEN), signature="0" * 64)
+
+    assert response.status_code == 401
+    assert "X-Lark-Signature" in response.json()["detail"]
+    assert query(database, "SELECT count(*) FROM messages") == [(0,)]
+    assert feishu.sends == []
+
+
+def test_image_arrives_as_a_placeholder(feishu_kefu, feishu, database):
+    event = message_event("ev_e2e_4", token=TOKEN, message_type="image", content={"image_key": "img_v2_041b"})
+
+    assert post_event(feishu_kefu.url, event).status_code == 200
+    assert query(database, "SELECT text FROM messages WHERE direction = 'in'") == [("[图片]",)]
+
+
+def test_bot_outside_the_chat_fails_the_delivery_for_good(feishu_kefu, feishu, database):
+    feishu.refusals.append((230002, "Bot/User can NOT be out of the chat."))
+
+    post_event(feishu_kefu.url, message_event("ev_e2e_5", token=TOKEN))
+
+    [(status, error)] = wait_for_outbox(database, lambda rows: rows and rows[0][0] != "pending")
+    assert status == "failed"
+    assert "Bot/User can NOT be out of the chat" in error
+    assert feishu.sends == []
