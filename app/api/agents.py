@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.agents import agent_for_token
 from app.api.views import conversation_summary
 from app.deps import AgentDep, ServicesDep
-from app.engine.assigner import SUPERVISORS
+from app.engine.waiting import SUPERVISORS
 from app.store.tables import Agent, AgentRole, Conversation, ConversationState
 from routing.rules import IDLE_DISPOSITION
 

@@ -13,11 +13,11 @@ from sqlalchemy import select, update
 
 from app.api.views import conversation_detail
 from app.deps import AgentDep, ServicesDep
-from app.engine.assigner import SUPERVISORS
 from app.engine.canned import search
 from app.engine.closing import close
 from app.engine.replies import add_reply
 from app.engine.suggestions import chat_facts, suggested_replies
+from app.engine.waiting import SUPERVISORS
 from app.store.tables import Agent, AgentRole, Conversation, ConversationState, StateTransition, utcnow
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])

@@ -14,11 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.base import Address, OutboundMessage
-from app.engine.assigner import SUPERVISORS
 from app.engine.bot import Decision, decide
 from app.engine.closing import record_rating
 from app.engine.context import reading_to_dict, turn_for
 from app.engine.replies import add_reply
+from app.engine.waiting import SUPERVISORS
 from app.knowledge import Routing
 from app.store.tables import Conversation, ConversationState, Message, StateTransition, utcnow
 from faq.knowledge_base import KnowledgeBase

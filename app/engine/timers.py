@@ -1,0 +1,209 @@
+"""The timers that keep waiting and served chats moving, run by the assigner once a second.
+
+Re-queue an assigned chat nobody answered (and alert supervisors), move a chat that waited too
+long to its queue's overflow, tell waiting customers their place and an ETA from the queue's
+recent throughput, and close chats that went quiet (asking for a rating).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from adapters.base import OutboundMessage
+from app.engine.closing import close
+from app.engine.replies import add_reply
+from app.engine.waiting import SUPERVISORS, queue_of, transition_row, waiting_chats
+from app.knowledge import Routing
+from app.live import LiveHub
+from app.store.tables import Conversation, ConversationState, Message, StateTransition, utcnow
+from routing.hours import is_open
+from routing.queues import eta_minutes, positions
+from routing.rules import IDLE_DISPOSITION
+
+THROUGHPUT_WINDOW = timedelta(minutes=30)
+HEAD_OF_QUEUE_BOOST = 1000  # a re-queued chat goes first in its level
+
+
+class QueueTimers:
+    def __init__(
+        self,
+        sessions: async_sessionmaker,
+        routing: Callable[[], Routing],
+        events: LiveHub[str],
+        on_outbound: Callable[[OutboundMessage], None],
+        poke: Callable[[], None],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._routing = routing
+        self._events = events
+        self._on_outbound = on_outbound
+        self._poke = poke
+        self._clock = clock
+
+    async def run(self) -> None:
+        rules = self._routing().rules
+        now = self._clock()
+        await self._requeue_unanswered(now - timedelta(minutes=rules.service.no_reply_minutes))
+        await self._overflow(rules, now)
+        await self._notify_waiting(rules, now)
+        await self._close_idle(rules, now - timedelta(minutes=rules.service.idle_close_minutes))
+
+    async def _requeue_unanswered(self, assigned_before: datetime) -> None:
+        """An agent who has not replied in time loses the chat; it goes to the head of its queue."""
+        async with self._sessions() as session:
+            stale = (
+                await session.scalars(
+                    select(Conversation).where(
+                        Conversation.state == ConversationState.WITH_AGENT,
+                        Conversation.first_agent_reply_at.is_(None),
+                        Conversation.assigned_at < assigned_before,
+                    )
+                )
+            ).all()
+        for conversation in stale:
+            await self._requeue(conversation)
+
+    async def _requeue(self, stale: Conversation) -> None:
+        async with self._sessions.begin() as session:
+            moved = await session.execute(
+                update(Conversation)
+                .where(
+                    Conversation.id == stale.id,
+                    Conversation.agent_id == stale.agent_id,
+                    Conversation.first_agent_reply_at.is_(None),
+                )
+                .values(
+                    state=ConversationState.QUEUED,
+                    agent_id=None,
+                    assigned_at=None,
+                    priority=(stale.priority or 0) + HEAD_OF_QUEUE_BOOST,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if moved.rowcount != 1:
+                return
+            conversation = await session.get_one(Conversation, stale.id, populate_existing=True)
+            session.add(transition_row(conversation, ConversationState.WITH_AGENT, "no agent reply in time: re-queued"))
+            notice = await add_reply(
+                session, conversation, sender="system", text=self._routing().rules.templates.requeued
+            )
+        self._on_outbound(notice)
+        alert = {"type": "requeued", "conversation_id": stale.id, "agent_id": stale.agent_id, "queue": stale.queue}
+        self._events.publish(stale.agent_id, alert)
+        self._events.publish(SUPERVISORS, alert)
+        self._poke()
+
+    async def _overflow(self, rules, now: datetime) -> None:
+        """A chat that waited past its queue's limit moves to the fallback queue, keeping its wait.
+
+        Looked for with a read first, so the usual tick with nothing to move writes nothing.
+        """
+        limits = {q.id: q for q in rules.queues if q.overflow_to}
+        async with self._sessions() as session:
+            waiting = await waiting_chats(session)
+        overdue = [
+            w
+            for w in waiting
+            if w.queue in limits and w.queued_at < now - timedelta(minutes=limits[w.queue].overflow_after_minutes)
+        ]
+        if not overdue:
+            return
+        async with self._sessions.begin() as session:
+            for chat in overdue:
+                target = limits[chat.queue].overflow_to
+                moved = await session.execute(
+                    update(Conversation)
+                    .where(
+                        Conversation.id == chat.conversation_id,
+                        Conversation.state == ConversationState.QUEUED,
+                        Conversation.queue == chat.queue,
+                    )
+                    .values(queue=target)
+                    .execution_options(synchronize_session=False)
+                )
+                if moved.rowcount == 1:
+                    session.add(
+                        StateTransition(
+                            conversation_id=chat.conversation_id,
+                            from_state=ConversationState.QUEUED,
+                            to_state=ConversationState.QUEUED,
+                            reason=f"overflow from {chat.queue} to {target}",
+                        )
+                    )
+        self._poke()
+
+    async def _notify_waiting(self, rules, now: datetime) -> None:
+        """Every `notice_minutes`, tell each waiting customer their place and an ETA from recent throughput."""
+        async with self._sessions() as session:
+            waiting = await waiting_chats(session)
+            due = {
+                c.id
+                for c in await session.scalars(
+                    select(Conversation).where(
+                        Conversation.state == ConversationState.QUEUED,
+                        (Conversation.notified_at.is_(None))
+                        | (Conversation.notified_at < now - timedelta(minutes=rules.notice_minutes)),
+                    )
+                )
+            }
+            served = await _served_per_minute(session, now)
+        places = positions(waiting, now=now, aging_per_minute=rules.service.aging_per_minute)
+        for chat in waiting:
+            if chat.conversation_id not in due or not is_open(rules.hours(queue_of(rules, chat.queue).id), now):
+                continue
+            place = places[chat.conversation_id]
+            eta = eta_minutes(
+                place, served.get(chat.queue, 0.0), fallback_minutes_per_chat=rules.service.minutes_per_chat
+            )
+            text = rules.templates.position.format(position=place - 1, eta=eta)
+            async with self._sessions.begin() as session:
+                conversation = await session.get_one(Conversation, chat.conversation_id)
+                if conversation.state != ConversationState.QUEUED:
+                    continue
+                conversation.notified_at = now
+                notice = await add_reply(
+                    session, conversation, sender="system", text=text, meta={"position": place, "eta": eta}
+                )
+            self._on_outbound(notice)
+
+    async def _close_idle(self, rules, quiet_since: datetime) -> None:
+        """A chat with a person where nobody wrote for `idle_close_minutes` closes with a rating question."""
+        serving = select(Conversation.id).where(Conversation.state == ConversationState.WITH_AGENT)
+        last_message = (
+            select(Message.conversation_id, func.max(Message.created_at).label("at"))
+            .where(Message.conversation_id.in_(serving))
+            .group_by(Message.conversation_id)
+            .subquery()
+        )
+        async with self._sessions.begin() as session:
+            idle = (
+                await session.scalars(
+                    select(Conversation)
+                    .join(last_message, last_message.c.conversation_id == Conversation.id)
+                    .where(Conversation.state == ConversationState.WITH_AGENT, last_message.c.at < quiet_since)
+                )
+            ).all()
+            goodbyes = [
+                await close(session, c, disposition=IDLE_DISPOSITION, by="timer", templates=rules.templates)
+                for c in idle
+            ]
+        for conversation, goodbye in zip(idle, goodbyes, strict=True):
+            self._on_outbound(goodbye)
+            self._events.publish(conversation.agent_id, {"type": "closed", "conversation_id": conversation.id})
+        if idle:
+            self._poke()
+
+
+async def _served_per_minute(session, now: datetime) -> dict[str, float]:
+    """Chats per minute each queue handed to agents over the last half hour."""
+    rows = await session.execute(
+        select(Conversation.queue, func.count())
+        .where(Conversation.assigned_at >= now - THROUGHPUT_WINDOW)
+        .group_by(Conversation.queue)
+    )
+    return {queue: count / (THROUGHPUT_WINDOW.total_seconds() / 60) for queue, count in rows.all()}
