@@ -12,7 +12,6 @@ cached until five minutes before it expires and refetched once when Feishu calls
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import re
@@ -25,6 +24,7 @@ import httpx
 from adapters.base import Adapter, Address, InboundMessage, OutboundMessage, WebhookReply, WebhookRequest
 from adapters.errors import DeliveryError, PayloadError, SignatureError
 from adapters.feishu_crypto import decrypt, signature
+from adapters.tokens import CachedToken
 
 TOKEN_ERRORS = {99991661, 99991663}  # tenant_access_token missing/malformed, invalid or expired
 RATE_LIMITED = {99991400, 230020}  # app-wide and per-chat frequency limits
@@ -33,7 +33,6 @@ PLACEHOLDERS |= {"location": "[位置]", "share_chat": "[群名片]", "share_use
 PLACEHOLDERS |= {"merge_forward": "[合并转发]", "interactive": "[卡片]"}
 DETAIL_FIELDS = {"file": "file_name", "location": "name", "post": "title"}
 MENTION = re.compile(r"@_user_\d+\s*")
-TOKEN_MARGIN_SECONDS = 300
 
 
 class FeishuAdapter(Adapter):
@@ -61,9 +60,7 @@ class FeishuAdapter(Adapter):
         self._api_base = api_base.rstrip("/")
         self._tolerance = timestamp_tolerance
         self._clock = clock
-        self._access_token: str | None = None
-        self._expires_at = 0.0
-        self._token_lock = asyncio.Lock()
+        self._tokens = CachedToken(self._fetch_token, clock=clock)
 
     def handshake(self, request: WebhookRequest) -> WebhookReply | None:
         try:
@@ -126,10 +123,10 @@ class FeishuAdapter(Adapter):
     async def send_text(self, message: OutboundMessage) -> bool:
         body = {"receive_id": message.address.customer_id, "msg_type": "text"}
         body["content"] = json.dumps({"text": message.text}, ensure_ascii=False)
-        token = await self._fresh_token()
+        token = await self._tokens.get()
         result = await self._call_send(body, token)
         if result.get("code") in TOKEN_ERRORS:
-            result = await self._call_send(body, await self._fresh_token(stale=token))
+            result = await self._call_send(body, await self._tokens.get(stale=token))
         code = result.get("code")
         if code == 0:
             return True
@@ -193,18 +190,13 @@ class FeishuAdapter(Adapter):
             field = "event.message.create_time"
             raise PayloadError(self.name, f"{field}: missing or not unix milliseconds", field=field) from None
 
-    async def _fresh_token(self, *, stale: str | None = None) -> str:
-        """The cached tenant_access_token, fetched when missing, near expiry or rejected as `stale`."""
-        async with self._token_lock:
-            if self._access_token is None or self._access_token == stale or self._clock() >= self._expires_at:
-                path = "/open-apis/auth/v3/tenant_access_token/internal"
-                result = await self._call(path, json={"app_id": self.app_id, "app_secret": self._secret})
-                if result.get("code") != 0 or not result.get("tenant_access_token"):
-                    reason = f"tenant_access_token refused: code {result.get('code')} {result.get('msg', '')}"
-                    raise DeliveryError(self.name, reason.rstrip())
-                self._access_token = str(result["tenant_access_token"])
-                self._expires_at = self._clock() + float(result.get("expire", 7200)) - TOKEN_MARGIN_SECONDS
-            return self._access_token
+    async def _fetch_token(self) -> tuple[str, float]:
+        path = "/open-apis/auth/v3/tenant_access_token/internal"
+        result = await self._call(path, json={"app_id": self.app_id, "app_secret": self._secret})
+        if result.get("code") != 0 or not result.get("tenant_access_token"):
+            reason = f"tenant_access_token refused: code {result.get('code')} {result.get('msg', '')}"
+            raise DeliveryError(self.name, reason.rstrip())
+        return str(result["tenant_access_token"]), float(result.get("expire", 7200))
 
     async def _call_send(self, body: dict, token: str) -> dict:
         path = "/open-apis/im/v1/messages?receive_id_type=chat_id"

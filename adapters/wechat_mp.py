@@ -13,7 +13,6 @@ API (客服消息), allowed for 48 hours after the customer last wrote.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import time
@@ -27,6 +26,7 @@ from defusedxml.ElementTree import fromstring
 
 from adapters.base import Adapter, Address, InboundMessage, OutboundMessage, WebhookReply, WebhookRequest
 from adapters.errors import DeliveryError, PayloadError, SignatureError
+from adapters.tokens import CachedToken
 from adapters.wechat_crypto import WeChatCrypto, signature
 
 TOKEN_ERRORS = {40001, 40014, 42001}  # invalid or expired access_token
@@ -38,7 +38,6 @@ PERMANENT_REASONS = {
 PLACEHOLDERS = {"image": "[图片]", "voice": "[语音]", "video": "[视频]", "shortvideo": "[小视频]"}
 PLACEHOLDERS |= {"location": "[位置]", "link": "[链接]", "file": "[文件]"}
 DETAIL_FIELDS = {"location": "Label", "link": "Title", "voice": "Recognition", "file": "Title"}
-TOKEN_MARGIN_SECONDS = 300
 
 
 class WeChatMPAdapter(Adapter):
@@ -66,9 +65,7 @@ class WeChatMPAdapter(Adapter):
         self._api_base = api_base.rstrip("/")
         self._tolerance = timestamp_tolerance
         self._clock = clock
-        self._access_token: str | None = None
-        self._expires_at = 0.0
-        self._token_lock = asyncio.Lock()
+        self._tokens = CachedToken(self._fetch_token, clock=clock)
 
     def handshake(self, request: WebhookRequest) -> WebhookReply | None:
         if request.method != "GET":
@@ -102,10 +99,10 @@ class WeChatMPAdapter(Adapter):
     async def send_text(self, message: OutboundMessage) -> bool:
         payload = {"touser": message.address.customer_id, "msgtype": "text", "text": {"content": message.text}}
         body = json.dumps(payload, ensure_ascii=False).encode()
-        token = await self._fresh_token()
+        token = await self._tokens.get()
         result = await self._call_send(body, token)
         if result.get("errcode") in TOKEN_ERRORS:
-            result = await self._call_send(body, await self._fresh_token(stale=token))
+            result = await self._call_send(body, await self._tokens.get(stale=token))
         self._raise_for_errcode(result)
         return True
 
@@ -170,14 +167,6 @@ class WeChatMPAdapter(Adapter):
             return datetime.fromtimestamp(int(self._required(root, "CreateTime")), UTC)
         except (ValueError, OverflowError, OSError):
             raise PayloadError(self.name, "CreateTime: not unix seconds", field="CreateTime") from None
-
-    async def _fresh_token(self, *, stale: str | None = None) -> str:
-        """The cached access token, fetched when missing, near expiry or rejected as `stale`; one fetch at a time."""
-        async with self._token_lock:
-            if self._access_token is None or self._access_token == stale or self._clock() >= self._expires_at:
-                self._access_token, expires_in = await self._fetch_token()
-                self._expires_at = self._clock() + expires_in - TOKEN_MARGIN_SECONDS
-            return self._access_token
 
     async def _fetch_token(self) -> tuple[str, float]:
         params = {"grant_type": "client_credential", "appid": self.app_id, "secret": self._secret}
