@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import query
+from tests.utils.fake_platform import Call, FakePlatform
 from tests.utils.feishu_events import APP_ID, CHAT_ID, challenge, message_event, signed
 from tests.utils.kefu_process import KefuProcess
 
@@ -24,69 +21,26 @@ ENCRYPT_KEY = "e2e-encrypt-key-0123456789abcdef"
 TENANT_TOKEN = "t-e2e-tenant-access-token"
 
 
-@dataclass
-class FakeFeishu:
+class FakeFeishu(FakePlatform):
     """tenant_access_token and im/v1/messages on 127.0.0.1; `refusals` answer sends in order (code, msg), then 0."""
 
-    refusals: list[tuple[int, str]] = field(default_factory=list)
-    sends: list[dict] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
+    def __init__(self) -> None:
+        super().__init__()
+        self.refusals: list[tuple[int, str]] = []
 
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeFeishu:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                url = urlsplit(self.path)
-                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
-                if url.path == "/open-apis/auth/v3/tenant_access_token/internal":
-                    if body != {"app_id": APP_ID, "app_secret": APP_SECRET}:
-                        return self._json(400, {"code": 10014, "msg": "app secret invalid"})
-                    return self._json(
-                        200, {"code": 0, "msg": "ok", "tenant_access_token": TENANT_TOKEN, "expire": 7200}
-                    )
-                if url.path != "/open-apis/im/v1/messages" or parse_qs(url.query) != {"receive_id_type": ["chat_id"]}:
-                    return self._json(404, {"code": 404, "msg": "not found"})
-                if self.headers.get("authorization") != f"Bearer {TENANT_TOKEN}":
-                    return self._json(400, {"code": 99991663, "msg": "Invalid access token for authorization"})
-                with fake._lock:
-                    code, msg = fake.refusals.pop(0) if fake.refusals else (0, "success")
-                    if code == 0:
-                        fake.sends.append(body)
-                self._json(200 if code == 0 else 400, {"code": code, "msg": msg})
-
-            def _json(self, status: int, answer: dict) -> None:
-                raw = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def wait_for_sends(self, count: int, timeout: float = 15) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while len(self.sends) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"only {len(self.sends)} message sends arrived: {self.sends}")
-            time.sleep(0.05)
-        return list(self.sends)
+    def answer(self, call: Call) -> tuple[int, dict]:
+        if call.path == "/open-apis/auth/v3/tenant_access_token/internal":
+            if call.body != {"app_id": APP_ID, "app_secret": APP_SECRET}:
+                return 400, {"code": 10014, "msg": "app secret invalid"}
+            return 200, {"code": 0, "msg": "ok", "tenant_access_token": TENANT_TOKEN, "expire": 7200}
+        if call.path != "/open-apis/im/v1/messages" or call.query != {"receive_id_type": ["chat_id"]}:
+            return 404, {"code": 404, "msg": "not found"}
+        if call.headers.get("authorization") != f"Bearer {TENANT_TOKEN}":
+            return 400, {"code": 99991663, "msg": "Invalid access token for authorization"}
+        code, msg = self.refusals.pop(0) if self.refusals else (0, "success")
+        if code == 0:
+            self.sends.append(call.body)
+        return 200 if code == 0 else 400, {"code": code, "msg": msg}
 
 
 @pytest.fixture

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import query
+from tests.utils.fake_platform import Call, FakePlatform
 from tests.utils.kefu_process import KefuProcess
 from tests.utils.telegram_updates import CHAT_ID, body, photo, update
 
@@ -21,62 +19,21 @@ BOT_TOKEN = "987654321:AAE2eTestBotToken_abcdefghijklmnopq"
 SECRET = "e2e-telegram-secret-token"
 
 
-@dataclass
-class FakeBotAPI:
-    """/bot<token>/sendMessage on 127.0.0.1; `refusals` answer sends in order (status, description), then ok."""
+class FakeBotAPI(FakePlatform):
+    """The Bot API's sendMessage on 127.0.0.1; `refusals` answer sends in order (status, description)."""
 
-    refusals: list[tuple[int, str]] = field(default_factory=list)
-    sends: list[dict] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
+    def __init__(self) -> None:
+        super().__init__()
+        self.refusals: list[tuple[int, str]] = []
 
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeBotAPI:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                payload = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
-                if self.path != f"/bot{BOT_TOKEN}/sendMessage":
-                    return self._json(404, {"ok": False, "error_code": 404, "description": "Not Found"})
-                with fake._lock:
-                    refusal = fake.refusals.pop(0) if fake.refusals else None
-                    if refusal is None:
-                        fake.sends.append(payload)
-                if refusal:
-                    return self._json(refusal[0], {"ok": False, "error_code": refusal[0], "description": refusal[1]})
-                self._json(200, {"ok": True, "result": {"message_id": len(fake.sends), "text": payload["text"]}})
-
-            def _json(self, status: int, answer: dict) -> None:
-                raw = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def wait_for_sends(self, count: int, timeout: float = 15) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while len(self.sends) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"only {len(self.sends)} sendMessage calls arrived: {self.sends}")
-            time.sleep(0.05)
-        return list(self.sends)
+    def answer(self, call: Call) -> tuple[int, dict]:
+        if call.path != f"/bot{BOT_TOKEN}/sendMessage":
+            return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+        if self.refusals:
+            status, description = self.refusals.pop(0)
+            return status, {"ok": False, "error_code": status, "description": description}
+        self.sends.append(call.body)
+        return 200, {"ok": True, "result": {"message_id": len(self.sends), "text": call.body["text"]}}
 
 
 @pytest.fixture

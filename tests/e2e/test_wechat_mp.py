@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -17,6 +13,7 @@ from wechatpy.crypto import WeChatCrypto as PlatformCrypto
 from wechatpy.utils import WeChatSigner
 
 from tests.e2e.conftest import query
+from tests.utils.fake_platform import Call, FakePlatform
 from tests.utils.kefu_process import KefuProcess
 
 ACCOUNT = "shop"  # the account name: its URL is /webhooks/wechat_mp/shop
@@ -27,67 +24,24 @@ AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 OPENID = "oE2eCustomer0000000000000001"
 
 
-@dataclass
-class FakeTencent:
+class FakeTencent(FakePlatform):
     """/cgi-bin/token and /cgi-bin/message/custom/send on 127.0.0.1; `errcodes` answer sends in order, then 0."""
 
-    errcodes: list[int] = field(default_factory=list)
-    sends: list[dict] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
+    def __init__(self) -> None:
+        super().__init__()
+        self.errcodes: list[int] = []
 
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeTencent:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                params = parse_qs(urlsplit(self.path).query)
-                if params.get("appid") != [APP_ID] or params.get("secret") != [APP_SECRET]:
-                    return self._json({"errcode": 40125, "errmsg": "invalid appsecret"})
-                self._json({"access_token": "e2e-access-token", "expires_in": 7200})
-
-            def do_POST(self) -> None:
-                params = parse_qs(urlsplit(self.path).query)
-                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
-                if params.get("access_token") != ["e2e-access-token"]:
-                    return self._json({"errcode": 40001, "errmsg": "invalid credential"})
-                with fake._lock:
-                    errcode = fake.errcodes.pop(0) if fake.errcodes else 0
-                    if errcode == 0:
-                        fake.sends.append(body)
-                self._json({"errcode": errcode, "errmsg": "ok" if errcode == 0 else "refused"})
-
-            def _json(self, answer: dict) -> None:
-                raw = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def wait_for_sends(self, count: int, timeout: float = 15) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while len(self.sends) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"only {len(self.sends)} CS sends arrived: {self.sends}")
-            time.sleep(0.05)
-        return list(self.sends)
+    def answer(self, call: Call) -> tuple[int, dict]:
+        if call.method == "GET":
+            if call.query.get("appid") != [APP_ID] or call.query.get("secret") != [APP_SECRET]:
+                return 200, {"errcode": 40125, "errmsg": "invalid appsecret"}
+            return 200, {"access_token": "e2e-access-token", "expires_in": 7200}
+        if call.query.get("access_token") != ["e2e-access-token"]:
+            return 200, {"errcode": 40001, "errmsg": "invalid credential"}
+        errcode = self.errcodes.pop(0) if self.errcodes else 0
+        if errcode == 0:
+            self.sends.append(call.body)
+        return 200, {"errcode": errcode, "errmsg": "ok" if errcode == 0 else "refused"}
 
 
 @pytest.fixture
