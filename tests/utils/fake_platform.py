@@ -20,6 +20,7 @@ class Call:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: dict | None
+    raw: bytes  # as sent, for signature checks
 
 
 class FakePlatform:
@@ -51,15 +52,16 @@ class FakePlatform:
                 raw = self.rfile.read(int(self.headers.get("content-length", 0)))
                 url = urlsplit(self.path)
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                call = Call(method, url.path, parse_qs(url.query), headers, json.loads(raw) if raw else None)
+                body = json.loads(raw) if raw else None
+                call = Call(method, url.path, parse_qs(url.query), headers, body, raw)
                 with fake._lock:
                     status, answer = fake.answer(call)
-                body = json.dumps(answer).encode()
+                reply = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
+                self.send_header("content-length", str(len(reply)))
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(reply)
 
             def log_message(self, *args) -> None:
                 pass
