@@ -33,6 +33,8 @@ class SoundAlike:
         while i < len(terms):
             term = terms[i]
             pair = term + terms[i + 1] if i + 1 < len(terms) and len(term) == len(terms[i + 1]) == 1 else None
+            if pair and term in self._known and terms[i + 1] in self._known:
+                pair = None  # two words the knowledge base uses ("只/减") are not a broken typo
             if pair and pair not in self._known and (match := self._by_sound.get(_sound(pair))):
                 fixed.append(match)
                 i += 2

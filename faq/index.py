@@ -45,7 +45,8 @@ class Weights:
     answer: float = 1.0
     saturation: float = 1.2  # BM25's k1
     question_word: float = 0.35  # damping of QUESTION_WORDS
-    unseen: float = 1.0  # weight of a query term no entry uses (product names, chit-chat)
+    unseen: float = 1.0  # weight of a query term no entry uses (chit-chat, off-topic words)
+    unseen_goods: float = 0.1  # ... unless the lexicon names it as goods: "卫衣开线了" is about 开线
     fuzzy_floor: float = 0.85  # a string ratio below this adds nothing
     question_cover: float = 0.9  # how much the best question's own coverage by the query counts
     refine: int = 10  # candidates compared as strings
@@ -132,7 +133,9 @@ class SearchIndex:
         return sum(self._weight(t) for t in query.terms & question.terms) / total if total else 0.0
 
     def _weight(self, term: str) -> float:
-        return self._idf.get(term, self.weights.unseen)
+        if term in self._idf:
+            return self._idf[term]
+        return self.weights.unseen_goods if term in self.tokeniser.lexicon.goods else self.weights.unseen
 
     def _saturate(self, frequency: float) -> float:
         k1 = self.weights.saturation

@@ -30,6 +30,8 @@ class _LexiconModel(BaseModel):
     words: list[str] = []
     synonyms: list[list[str]] = []
     stopwords: list[str] = []
+    goods: list[str] = []
+    replies: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class Lexicon:
     words: frozenset[str] = frozenset()
     canonical: dict[str, str] = field(default_factory=dict)  # any synonym -> the group's first word
     stopwords: frozenset[str] = frozenset()
+    goods: frozenset[str] = frozenset()  # names of things sold: what a message is about, not what it asks
+    replies: frozenset[str] = frozenset()  # whole messages that only acknowledge ("收到", "知道了")
 
     def merged(self, other: Lexicon) -> Lexicon:
         """`other` (the shop's) wins where both define a word."""
@@ -46,6 +50,8 @@ class Lexicon:
             self.words | other.words,
             {**self.canonical, **other.canonical},
             (self.stopwords | other.stopwords) - set(other.canonical),
+            self.goods | other.goods,
+            self.replies | other.replies,
         )
 
     def correction_pattern(self) -> re.Pattern | None:
@@ -74,8 +80,17 @@ def load_lexicon(path: Path) -> Lexicon:
         for word in words[1:]:
             canonical[word] = words[0]
     corrections = {k.lower(): v.lower() for k, v in model.corrections.items()}
+    goods = {w.strip().lower() for w in model.goods if w and w.strip()}
     words = {w.lower() for w in model.words} | set(canonical) | set(canonical.values()) | set(corrections.values())
-    return Lexicon(corrections, frozenset(w for w in words if len(w) > 1), canonical, frozenset(model.stopwords))
+    words |= goods
+    return Lexicon(
+        corrections,
+        frozenset(w for w in words if len(w) > 1),
+        canonical,
+        frozenset(model.stopwords),
+        frozenset(goods),
+        frozenset(w.strip().lower() for w in model.replies if w and w.strip()),
+    )
 
 
 def shop_lexicon(directory: Path) -> Lexicon:

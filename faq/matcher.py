@@ -77,6 +77,8 @@ def match(
     parsed = index.parse(query)
     if not parsed.text:
         return MatchResult("none", [], ["nothing to match after normalising"], parsed.normalised)
+    if parsed.text in index.tokeniser.lexicon.replies:
+        return MatchResult("none", [], ["an acknowledgement, not a question"], parsed.normalised)
     now = now or datetime.now(UTC)
     excluded = frozenset(
         e.id for e in kb.conditional if not e.live(now, channel) or _vetoed(parsed.text, e.negative_keywords)

@@ -17,10 +17,11 @@ from faq.lexicon import BUILTIN_LEXICON, Lexicon, load_lexicon  # noqa: F401  (d
 jieba.setLogLevel(logging.WARNING)
 
 # "包不包邮", "能不能", "退不退": a yes-no question asks about the plain word. "分12期" is about 分期,
-# "满300减30" about 满减.
+# "满300减30" about 满减. "收到货再付钱" is 货到付款.
 _A_NOT_A = re.compile(r"(\w)[不没]\1")
 _COUNTED = re.compile(r"([分])\d+(期)")
-_FULL_REDUCTION = re.compile(r"每?满\d+减\d+")
+_FULL_REDUCTION = re.compile(r"每?满\d+[元块]?(?:都|就|才|可以|能)?减(?:\d+[元块]?)?")
+_PAY_ON_DELIVERY = re.compile(r"(?:收到?货|到货|货到|收到了?|到了)(?:的时候|以后|之后|后)?再?(?:付钱|付款|给钱|支付)")
 
 
 @lru_cache(maxsize=4)
@@ -41,6 +42,7 @@ class Tokeniser:
 
     def correct(self, text: str) -> str:
         text = _FULL_REDUCTION.sub("满减", _COUNTED.sub(r"\1\2", _A_NOT_A.sub(r"\1", text)))
+        text = _PAY_ON_DELIVERY.sub("货到付款", text)
         if self._corrections is None:
             return text
         return self._corrections.sub(lambda m: self.lexicon.corrections[m.group(0)], text)
@@ -51,7 +53,20 @@ class Tokeniser:
         out = []
         for word in self._segmenter.lcut(corrected, HMM=False):
             word = word.strip()
-            if not word or word in lexicon.stopwords:
-                continue
+            if not word or word in lexicon.stopwords or (word.isdigit() and word not in lexicon.words):
+                continue  # a bare number (price, size, date) says nothing about the topic
             out.append(lexicon.canonical.get(word, word))
+            if len(word) > 3 and word in lexicon.words and word not in lexicon.canonical:
+                out += self._parts(word)
         return out
+
+    def _parts(self, word: str) -> list[str]:
+        """The lexicon's words inside one of its compounds (纸质发票: 纸质, 发票), as search engines index them."""
+        lexicon = self.lexicon
+        parts = []
+        for size in (2, 3):
+            for i in range(len(word) - size + 1):
+                part = word[i : i + size]
+                if part in lexicon.words or part in lexicon.canonical:
+                    parts.append(lexicon.canonical.get(part, part))
+        return parts

@@ -25,9 +25,9 @@ pytestmark = pytest.mark.skipif(
 def test_shop_dev_set_keeps_its_accuracy_and_precision():
     kb = load_knowledge_base(SHOP / "kb.yaml")
     figures = report(run(kb, read_cases(SHOP / "faq_dev.csv")))
-    # Floors just under the figures last measured (accuracy 0.875, precision 0.977); raise them as it improves.
+    # The targets (accuracy 0.92, precision 0.97); last measured 0.925 and 0.993.
     assert figures.answer_precision >= 0.97
-    assert figures.accuracy >= 0.86
+    assert figures.accuracy >= 0.92
 
 
 def test_shop_emotion_dev_set_keeps_its_targets():

@@ -27,3 +27,8 @@ def test_known_words_and_ambiguous_sounds_are_left_alone():
     assert sounds.fix(["物流"]) == ["物流"]
     assert sounds.fix(["视士"]) == ["视士"], "shi shi is both 事实 and 实时: no guess"
     assert sounds.fix(["ok", "1"]) == ["ok", "1"]
+
+
+def test_two_known_single_characters_are_not_read_as_a_typo():
+    sounds = SoundAlike(["之间", "只", "减"])
+    assert sounds.fix(["只", "减"]) == ["只", "减"], "zhi jian: 只减 is two words the knowledge base uses"

@@ -111,3 +111,16 @@ def test_keywords_pull_a_message_to_their_entry():
     )
     assert "quality" not in ids(match("水壶漏水", plain))
     assert match("水壶漏水", keyed).best.entry.id == "quality"
+
+
+def test_goods_the_knowledge_base_does_not_name_do_not_dilute_the_topic():
+    kb = build(Entry("quality", ("收到的东西有质量问题",), "..."), Entry("x", ("怎么开发票",), "..."))
+    assert match("收到的卫衣开线了", kb).decision == "answer"
+    assert match("收到的作文开线了", kb).best.score < match("收到的卫衣开线了", kb).best.score
+
+
+def test_a_bare_acknowledgement_is_not_answered():
+    kb = build(Entry("missing", ("配件没有收到",), "..."), Entry("x", ("怎么开发票",), "..."))
+    result = match("收到！", kb)
+    assert result.decision == "none"
+    assert result.reasons == ["an acknowledgement, not a question"]

@@ -60,3 +60,25 @@ def test_yes_no_questions_ask_about_the_plain_word():
 
 def test_stopwords_carry_no_topic():
     assert terms("亲，请问一下你们的呢") == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("收到货再付钱", "货到付款"),  # said as a phrase, read as the payment method
+        ("到了再付款", "货到付款"),
+        ("每满300都减", "满减"),
+        ("满200减20", "满减"),
+    ],
+)
+def test_phrasings_of_a_domain_term_become_the_term(typed, meant):
+    assert meant in terms(typed)
+
+
+def test_bare_numbers_are_not_topics():
+    assert terms("买一件48块") == terms("买一件块")
+    assert "618" in terms("618"), "a number the lexicon names as a word stays"
+
+
+def test_a_compound_of_lexicon_words_also_counts_as_its_parts():
+    assert {"纸质", "发票"} <= set(terms("纸质发票"))
