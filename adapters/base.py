@@ -73,6 +73,26 @@ class WebhookReply:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class SyncHint:
+    """A callback that carries no message, only word that `stream` has new ones (WeCom KF's kf_msg_or_event).
+
+    `token` is the callback's short-lived permission to read them, when the platform gives one.
+    """
+
+    stream: str
+    token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PulledPage:
+    """One page read from a stream: its messages, where the next read starts, and whether one is due now."""
+
+    messages: list[InboundMessage]
+    next_cursor: str | None
+    has_more: bool
+
+
 class Adapter(abc.ABC):
     """One platform: verify its callbacks, parse them into InboundMessages, send replies back."""
 
@@ -92,6 +112,10 @@ class Adapter(abc.ABC):
     def parse(self, request: WebhookRequest) -> list[InboundMessage]:
         """Turn a verified callback into messages; raise PayloadError/PayloadTooLarge."""
 
+    def sync_hints(self, request: WebhookRequest) -> list[SyncHint]:
+        """Streams a verified callback asks us to pull from (see PullAdapter); none for push platforms."""
+        return []
+
     @abc.abstractmethod
     def acknowledge(self, *, accepted: int, duplicates: int) -> WebhookReply:
         """The answer the platform expects once the messages are safely stored."""
@@ -99,3 +123,29 @@ class Adapter(abc.ABC):
     @abc.abstractmethod
     async def send_text(self, message: OutboundMessage) -> bool:
         """Deliver a message; False when the channel has nowhere to send it. Raise DeliveryError."""
+
+    async def on_handoff(self, address: Address, queue: str) -> None:
+        """Called once a conversation was handed to people (queued); the platform may need to know.
+
+        Raise PlatformCallError when the platform refuses; the caller retries a few times and logs.
+        """
+        return None  # most platforms have no session to hand over
+
+
+class PullAdapter(Adapter):
+    """A platform whose callbacks only say "pull": messages are read from a stream with a cursor.
+
+    `sync_hints` names the streams a callback concerns; app.engine.pull runs `pull` until `has_more`
+    is false, storing each page before its cursor.
+    """
+
+    @abc.abstractmethod
+    def sync_hints(self, request: WebhookRequest) -> list[SyncHint]:
+        """The streams to pull after this callback; raise PayloadError when it does not parse."""
+
+    @abc.abstractmethod
+    async def pull(self, stream: str, cursor: str | None, token: str | None) -> PulledPage:
+        """Read the next page of `stream` after `cursor` (None: the oldest the platform keeps).
+
+        Raise PlatformCallError when the platform refuses or cannot be reached.
+        """

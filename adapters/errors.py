@@ -5,7 +5,9 @@ AdapterError                 every adapter failure, with the platform's name
 │   ├── SignatureError       401: bad or missing signature, stale timestamp
 │   ├── PayloadError         422: the body does not parse; names the field
 │   └── PayloadTooLarge      413: body or text over the channel's limit
-└── DeliveryError            sending to the platform failed; says whether and when to retry
+└── PlatformCallError        a call to the platform's API failed (reading messages, changing a session);
+    │                        says whether and when to retry
+    └── DeliveryError        sending a message to the platform failed
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ class PayloadTooLarge(RequestRejected):
     status_code = 413
 
 
-class DeliveryError(AdapterError):
-    """A send that did not reach the customer; `retry_after` is the platform's own hint in seconds."""
+class PlatformCallError(AdapterError):
+    """An API call the platform refused or never answered; `retry_after` is the platform's own hint in seconds."""
 
     def __init__(
         self,
@@ -52,3 +54,7 @@ class DeliveryError(AdapterError):
         super().__init__(platform, reason)
         self.retryable = retryable
         self.retry_after = retry_after
+
+
+class DeliveryError(PlatformCallError):
+    """A send that did not reach the customer."""

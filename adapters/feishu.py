@@ -121,15 +121,20 @@ class FeishuAdapter(Adapter):
         return WebhookReply(body=b"{}")
 
     async def send_text(self, message: OutboundMessage) -> bool:
-        body = {"receive_id": message.address.customer_id, "msg_type": "text"}
-        body["content"] = json.dumps({"text": message.text}, ensure_ascii=False)
+        await self.post_text(message.address.customer_id, message.text)
+        return True
+
+    async def post_text(self, chat_id: str, text: str) -> None:
+        """Post `text` to a chat the bot is in (a customer's, or a staff group for alerts); DeliveryError if not."""
+        body = {"receive_id": chat_id, "msg_type": "text"}
+        body["content"] = json.dumps({"text": text}, ensure_ascii=False)
         token = await self._tokens.get()
         result = await self._call_send(body, token)
         if result.get("code") in TOKEN_ERRORS:
             result = await self._call_send(body, await self._tokens.get(stale=token))
         code = result.get("code")
         if code == 0:
-            return True
+            return
         reason = f"code {code}: {result.get('msg', '')}".rstrip(": ")
         raise DeliveryError(self.name, reason, retryable=code in TOKEN_ERRORS or code in RATE_LIMITED)
 
@@ -148,7 +153,7 @@ class FeishuAdapter(Adapter):
     def _json(self, raw: bytes, where: str) -> dict:
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             raise PayloadError(self.name, f"{where}: malformed JSON", field=where) from None
         return self._object(data, where)
 
@@ -177,7 +182,7 @@ class FeishuAdapter(Adapter):
     def _content(self, message: dict) -> dict:
         try:
             content = json.loads(self._string(message, "content"))
-        except ValueError:
+        except (ValueError, RecursionError):
             raise PayloadError(
                 self.name, "event.message.content: malformed JSON", field="event.message.content"
             ) from None

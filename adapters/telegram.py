@@ -5,8 +5,11 @@ from that call echoed in `X-Telegram-Bot-Api-Secret-Token`; the header is the on
 Only new `message`s become InboundMessages (edits, callback queries, membership changes are answered
 and dropped); the `update_id` is the dedupe key, since Telegram redelivers an update until it gets a 2xx.
 
-Outbound: `sendMessage` to the chat. The bot token is part of every API URL, so no URL, request or
-httpx exception text ever goes into an error message.
+Outbound: `sendMessage` to the chat. A text over Telegram's 4,096-character limit goes out as several
+messages, in order, each cut at the last line break that fits (mid-line only for a longer line); when a
+later part fails, the retry starts from that part instead of repeating the ones already delivered
+(remembered in memory only). The bot token is part of every API URL, so no URL, request or httpx
+exception text ever goes into an error message.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ PLACEHOLDERS = {
     "dice": "[骰子]",
 }
 DETAIL_FIELDS = {"sticker": "emoji", "document": "file_name", "venue": "title", "poll": "question"}
+MAX_TEXT = 4096  # sendMessage's limit, counted here in UTF-16 code units as Telegram counts entity offsets
 
 
 class TelegramAdapter(Adapter):
@@ -65,6 +69,7 @@ class TelegramAdapter(Adapter):
         self._secret_token = secret_token
         self._client = client
         self._api_base = api_base.rstrip("/")
+        self._parts_sent: dict[str, int] = {}  # message id -> parts delivered before a retryable failure
 
     def verify(self, request: WebhookRequest) -> None:
         given = request.headers.get(SECRET_HEADER, "")
@@ -76,7 +81,7 @@ class TelegramAdapter(Adapter):
     def parse(self, request: WebhookRequest) -> list[InboundMessage]:
         try:
             update = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             raise PayloadError(self.name, "body: malformed JSON", field="body") from None
         if not isinstance(update, dict):
             raise PayloadError(self.name, "body: not a JSON object", field="body")
@@ -94,7 +99,19 @@ class TelegramAdapter(Adapter):
         return WebhookReply(body=b'{"ok": true}')
 
     async def send_text(self, message: OutboundMessage) -> bool:
-        payload = {"chat_id": message.address.customer_id, "text": message.text}
+        parts = split_text(message.text)
+        first = self._parts_sent.pop(message.message_id, 0)
+        for index in range(first, len(parts)):
+            try:
+                await self._send_message(message.address.customer_id, parts[index])
+            except DeliveryError as exc:
+                if exc.retryable and index:
+                    self._parts_sent[message.message_id] = index
+                raise
+        return True
+
+    async def _send_message(self, chat_id: str, text: str) -> None:
+        payload = {"chat_id": chat_id, "text": text}
         url = f"{self._api_base}/bot{self._bot_token}/sendMessage"
         try:
             response = await self._client.post(url, json=payload)
@@ -108,9 +125,8 @@ class TelegramAdapter(Adapter):
             status = response.status_code
             retryable = not 400 <= status < 500 or status == 429
             raise DeliveryError(self.name, f"sendMessage answered HTTP {response.status_code}", retryable=retryable)
-        if result.get("ok") is True:
-            return True
-        raise self._error(result, response.status_code)
+        if result.get("ok") is not True:
+            raise self._error(result, response.status_code)
 
     def _message(self, update_id: int, message: dict) -> InboundMessage:
         chat = message.get("chat")
@@ -148,11 +164,46 @@ class TelegramAdapter(Adapter):
         return DeliveryError(self.name, reason, retryable=retryable)
 
 
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """`text` in parts of at most `limit` UTF-16 units, each cut at its last line break, else mid-line.
+
+    >>> split_text("一二\\n三四五", limit=4)
+    ['一二', '三四五']
+    """
+    parts = []
+    while _utf16_units(text) > limit:
+        head = _prefix(text, limit)
+        cut = text[: len(head) + 1].rfind("\n")  # a break right after the limit still makes a full part
+        if cut > 0:
+            parts.append(text[:cut])
+            text = text[cut + 1 :]
+        else:
+            parts.append(head)
+            text = text[len(head) :]
+    parts.append(text)
+    return [part for part in parts if part.strip()] or parts[:1]
+
+
+def _utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _prefix(text: str, limit: int) -> str:
+    """The longest prefix of `text` within `limit` UTF-16 units (an emoji outside the BMP counts two)."""
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return text[:index]
+    return text
+
+
 def _customer(sender: object) -> CustomerProfile | None:
     if not isinstance(sender, dict):
         return None
     full_name = " ".join(str(sender[key]) for key in ("first_name", "last_name") if sender.get(key))
-    return CustomerProfile(name=full_name or sender.get("username") or None)
+    username = sender.get("username")
+    return CustomerProfile(name=full_name or (username if isinstance(username, str) else None) or None)
 
 
 def _placeholder(message: dict) -> str:

@@ -35,6 +35,24 @@ def signature(token: str, timestamp: str, nonce: str, encrypted: str = "") -> st
     return hashlib.sha1("".join(parts).encode()).hexdigest()
 
 
+def check_signature(platform: str, token: str, given: str, timestamp: str, nonce: str) -> None:
+    """The plain `signature` (token, timestamp, nonce) of URL verification and plain-mode callbacks."""
+    if not (given and timestamp and nonce):
+        raise SignatureError(platform, "missing signature, timestamp or nonce")
+    if not hmac.compare_digest(signature(token, timestamp, nonce).encode(), given.encode()):
+        raise SignatureError(platform, "signature does not match")
+
+
+def check_timestamp(platform: str, timestamp: str, *, now: float, tolerance: float) -> None:
+    """Refuse a callback whose `timestamp` is not unix seconds within `tolerance` of `now` (replays)."""
+    try:
+        skew = abs(now - int(timestamp))
+    except ValueError:
+        raise SignatureError(platform, "timestamp is missing or not unix seconds") from None
+    if skew > tolerance:
+        raise SignatureError(platform, f"timestamp is {int(skew)} s off (limit {int(tolerance)} s)")
+
+
 def pad(data: bytes) -> bytes:
     """PKCS#7 padding to 32-byte blocks: 1..32 bytes, each holding the count."""
     count = BLOCK_SIZE - len(data) % BLOCK_SIZE

@@ -13,8 +13,6 @@ API (客服消息), allowed for 48 hours after the customer last wrote.
 
 from __future__ import annotations
 
-import hmac
-import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,12 +23,10 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from adapters.base import Adapter, Address, InboundMessage, OutboundMessage, WebhookReply, WebhookRequest
-from adapters.errors import DeliveryError, PayloadError, SignatureError
-from adapters.tokens import CachedToken
-from adapters.wechat_crypto import WeChatCrypto, signature
+from adapters.errors import PayloadError, SignatureError
+from adapters.wechat_api import WeChatAPI
+from adapters.wechat_crypto import WeChatCrypto, check_signature, check_timestamp
 
-TOKEN_ERRORS = {40001, 40014, 42001}  # invalid or expired access_token
-RETRYABLE_ERRORS = {-1, 45009, *TOKEN_ERRORS}  # system busy, API call limit; a token still refused after refresh
 PERMANENT_REASONS = {
     45015: "48-hour reply window closed: the customer last wrote more than 48 hours ago",
     45047: "per-message reply limit reached: too many replies since the customer's last message",
@@ -58,14 +54,19 @@ class WeChatMPAdapter(Adapter):
     ) -> None:
         self.app_id = app_id
         self.account = account
-        self._secret = app_secret
         self._token = token
         self._crypto = WeChatCrypto(token, encoding_aes_key, app_id, platform=self.name) if encoding_aes_key else None
-        self._client = client
-        self._api_base = api_base.rstrip("/")
         self._tolerance = timestamp_tolerance
         self._clock = clock
-        self._tokens = CachedToken(self._fetch_token, clock=clock)
+        self._api = WeChatAPI(
+            self.name,
+            app_id=app_id,
+            app_secret=app_secret,
+            client=client,
+            api_base=api_base,
+            permanent_reasons=PERMANENT_REASONS,
+            clock=clock,
+        )
 
     def handshake(self, request: WebhookRequest) -> WebhookReply | None:
         if request.method != "GET":
@@ -74,16 +75,17 @@ class WeChatMPAdapter(Adapter):
         echostr = query.get("echostr", "")
         if not echostr:
             raise SignatureError(self.name, "URL verification without echostr")
-        self._check_plain_signature(query.get("signature", ""), query.get("timestamp", ""), query.get("nonce", ""))
+        given, timestamp, nonce = query.get("signature", ""), query.get("timestamp", ""), query.get("nonce", "")
+        check_signature(self.name, self._token, given, timestamp, nonce)
         return WebhookReply(body=echostr.encode(), media_type="text/plain")
 
     def verify(self, request: WebhookRequest) -> None:
         query = request.query
         timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
-        self._check_timestamp(timestamp)
+        check_timestamp(self.name, timestamp, now=self._clock(), tolerance=self._tolerance)
         encrypted = self._encrypted(request)
         if encrypted is None:
-            self._check_plain_signature(query.get("signature", ""), timestamp, nonce)
+            check_signature(self.name, self._token, query.get("signature", ""), timestamp, nonce)
         else:
             self._crypto.verify(query.get("msg_signature", ""), timestamp, nonce, encrypted)
 
@@ -98,27 +100,8 @@ class WeChatMPAdapter(Adapter):
 
     async def send_text(self, message: OutboundMessage) -> bool:
         payload = {"touser": message.address.customer_id, "msgtype": "text", "text": {"content": message.text}}
-        body = json.dumps(payload, ensure_ascii=False).encode()
-        token = await self._tokens.get()
-        result = await self._call_send(body, token)
-        if result.get("errcode") in TOKEN_ERRORS:
-            result = await self._call_send(body, await self._tokens.get(stale=token))
-        self._raise_for_errcode(result)
+        await self._api.post("/cgi-bin/message/custom/send", payload)
         return True
-
-    def _check_timestamp(self, timestamp: str) -> None:
-        try:
-            skew = abs(self._clock() - int(timestamp))
-        except ValueError:
-            raise SignatureError(self.name, "timestamp is missing or not unix seconds") from None
-        if skew > self._tolerance:
-            raise SignatureError(self.name, f"timestamp is {int(skew)} s off (limit {int(self._tolerance)} s)")
-
-    def _check_plain_signature(self, given: str, timestamp: str, nonce: str) -> None:
-        if not (given and timestamp and nonce):
-            raise SignatureError(self.name, "missing signature, timestamp or nonce")
-        if not hmac.compare_digest(signature(self._token, timestamp, nonce).encode(), given.encode()):
-            raise SignatureError(self.name, "signature does not match")
 
     def _encrypted(self, request: WebhookRequest) -> str | None:
         """The <Encrypt> ciphertext in safe mode, None in plain mode; refuses a mismatch with our settings."""
@@ -138,6 +121,8 @@ class WeChatMPAdapter(Adapter):
             raise PayloadError(self.name, f"{where}: DTDs and entities are not allowed", field=where) from None
         except ParseError as exc:
             raise PayloadError(self.name, f"{where}: malformed XML ({exc})", field=where) from None
+        except (ValueError, LookupError) as exc:  # an encoding expat cannot read, e.g. encoding="gbk"
+            raise PayloadError(self.name, f"{where}: unsupported XML encoding ({exc})", field=where) from None
         if root.tag != "xml":
             raise PayloadError(self.name, f"{where}: root element must be <xml>", field=where)
         return root
@@ -167,45 +152,6 @@ class WeChatMPAdapter(Adapter):
             return datetime.fromtimestamp(int(self._required(root, "CreateTime")), UTC)
         except (ValueError, OverflowError, OSError):
             raise PayloadError(self.name, "CreateTime: not unix seconds", field="CreateTime") from None
-
-    async def _fetch_token(self) -> tuple[str, float]:
-        params = {"grant_type": "client_credential", "appid": self.app_id, "secret": self._secret}
-        result = await self._call("GET", "/cgi-bin/token", params=params)
-        if "access_token" not in result:
-            errcode, errmsg = result.get("errcode"), result.get("errmsg", "")
-            raise DeliveryError(self.name, f"access token refused: errcode {errcode} {errmsg}".rstrip())
-        return str(result["access_token"]), float(result.get("expires_in", 7200))
-
-    async def _call_send(self, body: bytes, token: str) -> dict:
-        headers = {"content-type": "application/json; charset=utf-8"}
-        params = {"access_token": token}
-        return await self._call("POST", "/cgi-bin/message/custom/send", params=params, content=body, headers=headers)
-
-    async def _call(self, method: str, path: str, **kwargs) -> dict:
-        """One API call's JSON answer; retryable DeliveryError on network errors, 5xx and non-JSON answers."""
-        try:
-            response = await self._client.request(method, self._api_base + path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise DeliveryError(self.name, f"{path} unreachable: {type(exc).__name__}") from None
-        if not response.is_success:
-            retryable = response.status_code >= 500 or response.status_code == 429
-            raise DeliveryError(self.name, f"{path} answered HTTP {response.status_code}", retryable=retryable)
-        try:
-            result = response.json()
-        except ValueError:
-            raise DeliveryError(self.name, f"{path} answered something other than JSON") from None
-        if not isinstance(result, dict):
-            raise DeliveryError(self.name, f"{path} answered something other than a JSON object")
-        return result
-
-    def _raise_for_errcode(self, result: dict) -> None:
-        errcode = result.get("errcode", 0)
-        if errcode == 0:
-            return
-        if errcode in PERMANENT_REASONS:
-            raise DeliveryError(self.name, PERMANENT_REASONS[errcode], retryable=False)
-        reason = f"errcode {errcode}: {result.get('errmsg', '')}".rstrip(": ")
-        raise DeliveryError(self.name, reason, retryable=errcode in RETRYABLE_ERRORS)
 
 
 def _text(root: Element, field: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from adapters.base import Address, CustomerProfile, OutboundMessage, WebhookRequest
 from adapters.errors import DeliveryError, PayloadError, SignatureError
-from adapters.telegram import TelegramAdapter
+from adapters.telegram import MAX_TEXT, TelegramAdapter, split_text
 from tests.utils.telegram_updates import CHAT_ID, NOW, body, checked, photo, update
 
 BOT_TOKEN = "123456789:AAUnitTestBotToken_abcdefghijklmnopq"
@@ -196,3 +196,65 @@ async def test_network_error_is_retryable_and_hides_the_token():
         await adapter(unreachable).send_text(outbound())
     assert info.value.retryable is True
     assert BOT_TOKEN not in str(info.value) and info.value.__cause__ is None
+
+
+# long texts
+
+
+def test_short_text_is_one_part():
+    assert split_text("一般48小时内发货") == ["一般48小时内发货"]
+
+
+def test_long_text_is_cut_at_line_breaks_within_the_limit():
+    lines = [f"第{i}行：" + "发货说明" * 20 for i in range(100)]  # 100 lines of about 85 characters
+    parts = split_text("\n".join(lines))
+    assert len(parts) == 3
+    assert all(len(part) <= MAX_TEXT for part in parts)
+    assert "\n".join(parts) == "\n".join(lines)  # nothing lost, every cut on a line break
+
+
+def test_a_line_longer_than_the_limit_is_cut_mid_line():
+    parts = split_text("很" * 5000)
+    assert [len(part) for part in parts] == [4096, 904]
+
+
+def test_emoji_outside_the_bmp_count_two_units():
+    parts = split_text("😀" * 2049)
+    assert [len(part) for part in parts] == [2048, 1]
+
+
+class SplitBotAPI:
+    """sendMessage recorded in order; the call numbered `fail_at` (1-based) answers 502 once."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.texts: list[str] = []
+        self.calls = 0
+        self._fail_at = fail_at
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        if self.calls == self._fail_at:
+            return httpx.Response(502, json={"ok": False, "error_code": 502, "description": "Bad Gateway"})
+        self.texts.append(json.loads(request.content)["text"])
+        return httpx.Response(200, json={"ok": True, "result": {"message_id": self.calls}})
+
+
+LONG = "\n".join(f"{i}. " + "退换货须知" * 30 for i in range(60))  # about 9,000 characters
+
+
+async def test_long_reply_goes_out_as_several_messages_in_order():
+    bot_api = SplitBotAPI()
+    assert await adapter(bot_api).send_text(outbound(LONG)) is True
+    assert len(bot_api.texts) == 3
+    assert "\n".join(bot_api.texts) == LONG
+    assert [text.split(".")[0] for text in bot_api.texts] == ["0", "26", "52"]  # whole lines, in order
+
+
+async def test_retry_after_a_failed_part_resumes_at_that_part():
+    bot_api = SplitBotAPI(fail_at=2)
+    bot = adapter(bot_api)
+    with pytest.raises(DeliveryError) as info:
+        await bot.send_text(outbound(LONG))
+    assert info.value.retryable is True
+    assert await bot.send_text(outbound(LONG)) is True
+    assert "\n".join(bot_api.texts) == LONG  # part 1 once, then parts 2 and 3
