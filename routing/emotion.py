@@ -169,9 +169,18 @@ class EmotionReader:
 
 
 def _found(text: str, words: Sequence[str]) -> list[str]:
-    """The words in `text`, leaving out those only found inside a longer one (介入 in 平台介入)."""
-    hits = [word for word in words if word and word in text]
+    """The words in `text`, leaving out those only found inside a longer one (介入 in 平台介入).
+
+    A number word (12315, 12345) counts only as a whole number, never inside a phone or order number.
+    """
+    hits = [word for word in words if word and _contains(text, word)]
     return [w for w in hits if not any(w != longer and w in longer for longer in hits)]
+
+
+def _contains(text: str, word: str) -> bool:
+    if not word.isdigit():
+        return word in text
+    return re.search(rf"(?<!\d){word}(?!\d)", text) is not None
 
 
 def _matches(text: str, patterns: Sequence[re.Pattern]) -> list[str]:

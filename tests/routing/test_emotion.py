@@ -99,3 +99,10 @@ def test_ops_words_from_the_rules_file_extend_the_lexicon():
     reader = EmotionReader(load_emotion_lexicon().extended({"angry": ["智商税"]}))
     assert READER.read("这就是智商税").label == "calm"
     assert reader.read("这就是智商税").label == "angry"
+
+
+def test_a_hotline_number_inside_a_phone_or_order_number_is_no_threat():
+    reader = EmotionReader(load_emotion_lexicon())
+    assert reader.read("我的电话13812345678，麻烦尽快发货").risk == "none"
+    assert reader.read("订单号 2023123150001 什么时候发").risk == "none"
+    assert reader.read("再不处理我就打12345投诉").risk == "threat"
