@@ -1,0 +1,189 @@
+"""The figures and the Markdown of benchmarks/load.py."""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections import Counter
+from datetime import datetime
+
+FLAT = (0.8, 1.25)  # CPU per message at 100k customers over 1k: "flat" within the machine's run-to-run noise
+KINDS = ("answer", "handoff", "other", "silent", "unprocessed")
+
+
+def pct(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+def figures(phase, receiver) -> dict:
+    sent, end = phase.sent, phase.started + phase.seconds
+    arrivals = {m: receiver.first[m] for m in sent.at if m in receiver.first}
+    e2e = [(arrivals[m] - t) * 1000 for m, t in sent.at.items() if m in arrivals]
+    last = max(arrivals.values(), default=phase.started)
+    return {
+        "accepted": sent.accepted,
+        "rate": sent.accepted / phase.seconds,
+        "refused": sum(n for s, n in sent.statuses.items() if s != 200) + sent.errors,
+        "ack": (pct(sent.ack_ms, 50), pct(sent.ack_ms, 99)),
+        "e2e": (pct(e2e, 50), pct(e2e, 99)),
+        "replied_in_phase": sum(t <= end for t in arrivals.values()) / max(sent.accepted, 1),
+        "processed_rate": len(arrivals) / max(last - phase.started, 1e-9),
+        "cpu_ms": phase.cpu / max(sent.accepted, 1) * 1000,
+        "bench_us": phase.bench_cpu / max(sent.accepted, 1) * 1e6,
+        "notices": sum(phase.started <= t <= phase.finished for t in receiver.unprompted),
+    }
+
+
+def ms(pair: tuple[float | None, float | None]) -> str:
+    return " / ".join("–" if v is None else f"{v:,.1f}" for v in pair)
+
+
+def drained(phase) -> str:
+    return "not within the limit" if phase.drained is None else f"{phase.drained:.1f} s"
+
+
+def closed_row(label: str, customers: str, f: dict, top: dict, phase=None) -> str:
+    ratio = f["rate"] / top["rate"]
+    cpu = f"{f['cpu_ms']:.2f} ms" if f["cpu_ms"] >= 1 else f"{f['cpu_ms'] * 1000:,.0f} µs"
+    tail = "– | – | – | – | –" if phase is None or phase.conversations is None else (
+        f"{ms(f['e2e'])} | {f['replied_in_phase']:.0%} | {drained(phase)} | {f['notices']:,} | {phase.conversations:,}"
+    )  # fmt: skip
+    head = f"| {label} | {customers} | {f['rate']:,.0f} | {ratio:.2f} | {ms(f['ack'])} | {f['refused']} | {cpu}"
+    return f"{head} | {tail} |"
+
+
+def closed_table(top: dict, ingest: dict, phases: list, receiver) -> list[str]:
+    rows = [
+        "| target | customers | accepted msg/s | ÷ ceiling | ack p50 / p99 ms | refused | server CPU per msg "
+        "| e2e p50 / p99 ms | replied during the phase | backlog drained after | unprompted callbacks meanwhile "
+        "| conversations stored |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        closed_row("trivial FastAPI (ceiling)", "–", top, top),
+        closed_row("kefu, ingest only (`KEFU_ENGINE__WORKERS=0`)", "100,000 ids", ingest, top),
+    ]
+    for phase in phases:
+        f = figures(phase, receiver)
+        customers = f"{phase.customers:,}" + (" (seeded)" if phase.customers > 1_000 else "")
+        rows.append(closed_row("kefu, embedded (ack and processing)", customers, f, top, phase))
+    return rows
+
+
+def open_table(phases: list, receiver) -> list[str]:
+    rows = [
+        "| offered msg/s | not sent (no free connection) | accepted msg/s | processed msg/s | e2e p50 / p99 ms "
+        "| ack p50 / p99 ms | refused | server CPU per msg | backlog drained after | unprompted callbacks meanwhile |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for phase in phases:
+        f = figures(phase, receiver)
+        rows.append(
+            f"| {phase.rate:,} | {phase.sent.unsent:,} | {f['rate']:,.0f} | {f['processed_rate']:,.0f} "
+            f"| {ms(f['e2e'])} | {ms(f['ack'])} | {f['refused']} | {f['cpu_ms']:.2f} ms | {drained(phase)} "
+            f"| {f['notices']:,} |"
+        )
+    return rows
+
+
+def outcome_table(phases: list, counts: dict[str, Counter]) -> list[str]:
+    rows = [
+        "| phase | messages | answered | handed off | suggest / clarify | silent (awaiting a person) | unprocessed |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for phase in phases:
+        c = counts.get(phase.name, Counter())
+        total = max(sum(c.values()), 1)
+        shares = " | ".join(f"{c[k] / total:.0%}" for k in KINDS)
+        rows.append(f"| {phase.name} | {sum(c.values()):,} | {shares} |")
+    return rows
+
+
+def sustained(phase, receiver) -> bool:
+    """Offered rate kept up with: ≥ 95% of it processed, p99 end to end under 100 ms, backlog gone."""
+    f = figures(phase, receiver)
+    return f["processed_rate"] >= 0.95 * phase.rate and (f["e2e"][1] or 1e9) < 100 and phase.drained is not None
+
+
+def goals(top: dict, ingest: dict, closed: list, rated: list, receiver) -> list[str]:
+    ratios = [figures(p, receiver)["rate"] / top["rate"] for p in closed]
+    alone = ingest["rate"] / top["rate"]
+    kept = [p.rate for p in rated if sustained(p, receiver)]
+    cost = {p.customers: figures(p, receiver)["cpu_ms"] for p in closed}
+    growth = cost[100_000] / cost[1_000]
+    verdict = lambda ok: "**met**" if ok else "**not met**"  # noqa: E731
+    return [
+        f"- Ack path ≥ 50% of the trivial ceiling: {verdict(min([alone, *ratios]) >= 0.5)} "
+        f"({alone:.0%} storing only; {', '.join(f'{r:.0%}' for r in ratios)} while also processing, "
+        "at 1k and 100k customers).",
+        f"- ≥ 1,000 msg/s fully processed with p99 end to end < 100 ms: {verdict(any(r >= 1000 for r in kept))} "
+        f"(highest offered rate kept up with: {f'{max(kept):,} msg/s' if kept else 'none of those offered'}).",
+        f"- CPU per message flat from 1k to 100k customers: {verdict(FLAT[0] <= growth <= FLAT[1])} "
+        f"({cost[1_000]:.2f} → {cost[100_000]:.2f} ms, ×{growth:.2f}; 'flat' taken as ×{FLAT[0]}-{FLAT[1]}).",
+    ]
+
+
+def header(args, load: float) -> list[str]:
+    return [
+        "# Load: one kefu instance, embedded mode (SQLite)",
+        "",
+        f"- date: {datetime.now().astimezone().isoformat(timespec='minutes')}",
+        f"- machine: {platform.platform()}, {os.cpu_count()} cores, shared with other work; 1-min load average "
+        f"{load:.2f} at start, {os.getloadavg()[0]:.2f} at end; Python {platform.python_version()}",
+        f"- parameters: `--clients {args.clients} --seconds {args.seconds:g} --rates {','.join(map(str, args.rates))} "
+        f"--rate-seconds {args.rate_seconds:g} --drain-limit {args.drain_limit:g}`",
+        "- kefu: `kefu migrate` + `kefu serve` (one uvicorn worker, uvloop, httptools, no access log), a fresh "
+        "SQLite file, `KEFU_ENV=test`, the sample FAQ and rules, engine and outbox at their defaults; "
+        "`KEFU_LIMITS__PER_IP=100000/second` (all load comes from 127.0.0.1, like a platform's few addresses), "
+        "per-customer limit at its default 60/minute",
+        "- traffic: signed web-channel messages, 70% FAQ questions, 20% small talk or questions the FAQ lacks, "
+        "10% angry; each phase has its own customer ids. Generator and callback receiver share one asyncio "
+        "process (a minimal HTTP/1.1 client: httpx cost ~760 µs CPU per request here and would have been the "
+        "bottleneck)",
+        "- e2e: from sending the message (open loop: from its scheduled time) to the first signed callback "
+        "carrying it as `in_reply_to`, for messages that got one; server CPU per message = the server "
+        "process's CPU from the phase's start until nothing was pending, over the messages accepted",
+        "- not measured: several instances on PostgreSQL + Redis (README, 'Several instances'). This run "
+        "loads one embedded instance only; nothing here stands in for scale-out figures.",
+    ]
+
+
+def report(top_phase, ingest_phase, instance, receiver, counts: dict[str, Counter], args, load: float) -> str:
+    top, ingest, phases = figures(top_phase, receiver), figures(ingest_phase, receiver), instance.phases
+    idle = "; ".join(f"{share:.0%} of a core with {held}" for held, share in instance.idle.items())
+    closed = [p for p in phases if p.rate is None]
+    rated = [p for p in phases if p.rate is not None]
+    lines = [
+        *header(args, load),
+        "",
+        f"## Ack path: closed loop, {args.clients} clients, {args.seconds:g} s each",
+        "",
+        *closed_table(top, ingest, closed, receiver),
+        "",
+        f"kefu with no traffic (5 s each, timers, sweeps and gauges): {idle}. Unprompted callbacks are replies "
+        "with no `in_reply_to`: place-in-queue notices to handed-off customers (soon after the handoff, then "
+        "every 2 minutes while they wait; no agent is online), so their cost lands in whichever phase they fall in.",
+        "",
+        f"## Fully processed: open loop, {args.rate_seconds:g} s per rate, new customers, at most 200 in flight",
+        "",
+        "processed msg/s = messages of the phase that got a reply ÷ (last reply − phase start).",
+        "",
+        *open_table(rated, receiver),
+        "",
+        "## What became of the messages",
+        "",
+        *outcome_table(phases, counts),
+        "",
+        f"Callbacks received: {receiver.deliveries:,}, of which badly signed: {receiver.unsigned}. "
+        f"Error lines in kefu's log: {len(instance.log_errors)}"
+        + (f", the first: `{instance.log_errors[0][:200]}`" if instance.log_errors else "")
+        + ".",
+        "",
+        "## Goals (issue 7)",
+        "",
+        *goals(top, ingest, closed, rated, receiver),
+        "",
+    ]
+    return "\n".join(lines)
