@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 EVAL ?= ../shared/eval
 
-.PHONY: run test install lint eval bench clean
+.PHONY: run test test-pg install lint eval bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ lint: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
+# The same suite in the scale-out shape: each test on a fresh database of a throwaway PostgreSQL server, every
+# kefu it starts sharing a throwaway Redis (Debian's `postgresql` and `redis-server`).
+test-pg: $(STAMP)
+	$(BIN)/python -m tests.utils.postgres_server $(BIN)/pytest
+
 # Figures against the evaluation data kept outside the project (EVAL=path to override).
 eval: $(STAMP)
 	$(BIN)/kefu faq eval --kb $(EVAL)/shop/kb.yaml --cases $(EVAL)/shop/faq_dev.csv
@@ -41,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.routing_check --eval $(EVAL)
 	$(BIN)/python -m benchmarks.assignment
 	$(BIN)/python -m benchmarks.agent_events
+	$(BIN)/python -m benchmarks.load
 
 clean:
 	rm -rf $(VENV) kefu.db kefu.db-shm kefu.db-wal .pytest_cache

@@ -8,12 +8,16 @@ from typing import Annotated
 
 import typer
 
-from app import cli_agents, cli_faq, cli_route
+from app import cli_agents, cli_faq, cli_promo, cli_replay, cli_report, cli_route
 
 app = typer.Typer(help="kefu: customer-service bot and human-handoff router.", no_args_is_help=True)
 app.add_typer(cli_faq.app, name="faq")
 app.add_typer(cli_route.app, name="route")
 app.add_typer(cli_agents.app, name="agents")
+app.add_typer(cli_promo.app, name="promo")
+app.add_typer(cli_report.app, name="report")
+app.command("export")(cli_replay.export)
+app.command("replay")(cli_replay.replay)
 
 
 @app.command()
@@ -51,6 +55,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     access_log: Annotated[bool, typer.Option(help="Log every HTTP request (costs throughput).")] = False,
+    trusted_proxies: Annotated[
+        str | None,
+        typer.Option(help="Reverse proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDRs)."),
+    ] = None,
 ) -> None:
     """Run the HTTP service (webhooks, chat widget, health) with uvicorn."""
     import uvicorn
@@ -65,6 +73,8 @@ def serve(
         host=host,
         port=port,
         access_log=access_log,
+        proxy_headers=trusted_proxies is not None,  # the client's IP, for the per-IP webhook limit
+        forwarded_allow_ips=trusted_proxies,
         log_config=None,
         timeout_graceful_shutdown=int(settings.engine.drain_seconds) + 5,
     )

@@ -121,3 +121,51 @@ def import_(
         raise typer.Exit(1) from None
     target.write_text(rows_to_yaml(rows), encoding="utf-8")
     typer.echo(f"wrote {len(rows)} entries to {target}; check it with `kefu faq lint`")
+
+
+@app.command()
+def gaps(
+    since: Annotated[str, typer.Option(help="How far back: 12h, 7d, 2w…")] = "7d",
+    faq: Annotated[Path | None, typer.Option(help="FAQ folder whose tokeniser groups the questions.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write the groups to this CSV file.")] = None,
+    xlsx_file: Annotated[Path | None, typer.Option("--xlsx", help="Also write the groups to this Excel file.")] = None,
+) -> None:
+    """Questions the bot could not answer (from the database), grouped by topic, the largest group first."""
+    import asyncio
+
+    from app import gaps_export
+    from app.gaps import find_gaps, parse_since, reader_for
+    from app.ops_stats import CHINA
+    from app.settings import get_settings
+    from app.store.database import create_engine, session_factory
+    from app.store.tables import utcnow
+
+    try:
+        period = parse_since(since)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--since") from None
+    settings = get_settings()
+    read = reader_for(_load(_faq_dir(faq)))
+    end = utcnow()
+
+    async def find():
+        engine = create_engine(settings.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                return await find_gaps(session, end - period, end, read, secrets=settings.secrets())
+        finally:
+            await engine.dispose()
+
+    found = asyncio.run(find())
+    for target, write in ((csv_file, gaps_export.to_csv), (xlsx_file, gaps_export.to_xlsx)):
+        if target is not None:
+            target.write_bytes(write(found))
+    if as_json:
+        typer.echo(json.dumps([g.as_dict() for g in found], ensure_ascii=False, indent=2))
+        return
+    total = sum(g.count for g in found)
+    typer.echo(f"{total} unanswered messages in {len(found)} groups since {end - period:%Y-%m-%d %H:%M} UTC")
+    for gap in found:
+        seen = " → ".join(f"{at.astimezone(CHINA):%m-%d %H:%M}" for at in (gap.first_seen, gap.last_seen))
+        typer.echo(f"{gap.count:>5}  {' | '.join(gap.examples)}  ({seen})")

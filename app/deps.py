@@ -16,7 +16,8 @@ from app.store.tables import Agent
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_services(connection: HTTPConnection) -> Services:
+async def get_services(connection: HTTPConnection) -> Services:
+    """`async` so FastAPI calls it in place: a plain `def` dependency costs a trip to its thread pool."""
     return connection.app.state.services
 
 

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
-from app.api import agents, chat, console, conversations, health, ops, queues, self_service, webhooks
+from app.api import (
+    agents,
+    chat,
+    console,
+    conversations,
+    health,
+    metrics,
+    ops,
+    ops_dashboard,
+    ops_page,
+    ops_reports,
+    promotion,
+    quality,
+    queues,
+    self_service,
+    webhooks,
+)
 from app.privacy import configure_logging
 from app.services import Services
 from app.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,6 +49,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await services.stop()
 
     app = FastAPI(title="kefu", version="0.1.0", lifespan=lifespan)
-    for module in (webhooks, health, chat, console, self_service, ops, agents, conversations, queues):
+    for storage_error in (SQLAlchemyError, ConnectionError):
+        app.add_exception_handler(storage_error, _storage_unavailable)
+    app.add_middleware(metrics.RequestTimer)
+    modules = (webhooks, health, metrics, chat, console, self_service, ops, promotion, agents, conversations, queues)
+    modules += (ops_dashboard, ops_page, ops_reports, quality)
+    for module in modules:
         app.include_router(module.router)
     return app
+
+
+async def _storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database is down or refusing: 503 and Retry-After, so callers retry rather than see a crash."""
+    log.error("%s %s: storage unavailable (%s)", request.method, request.url.path, type(exc).__name__)
+    return JSONResponse({"detail": "storage unavailable, retry later"}, status_code=503, headers={"Retry-After": "5"})

@@ -1,4 +1,4 @@
-"""Mask phone numbers, street addresses and secrets before anything reaches a log."""
+"""Mask phone numbers, ID-card numbers, street addresses and secrets before anything reaches a log or an export."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterable
 
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+# 身份证: region, birth date, sequence, check digit
+_ID_NUMBER = re.compile(r"(?<!\d)\d{6}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?!\d)")
 _ADDRESS = re.compile(
     r"[\u4e00-\u9fffA-Za-z0-9]{0,12}(?:路|街|巷|弄|村|小区|大厦|花园|公寓)[\u4e00-\u9fffA-Za-z0-9\-]{0,16}"
 )
@@ -16,9 +18,10 @@ _AGENT_TOKEN = re.compile(r"kfa_[A-Za-z0-9_\-]{8,}")
 
 
 def mask(text: str, secrets: Iterable[str] = ()) -> str:
-    """'13812345678 上海市徐汇区漕溪北路88号' → '138****5678 上海市徐汇区<地址>'."""
+    """'13812345678 上海市徐汇区漕溪北路88号' → '138****5678 上海市徐汇区<地址>'; an ID-card number → '<身份证号>'."""
     for secret in secrets:
         text = text.replace(secret, "<secret>")
+    text = _ID_NUMBER.sub("<身份证号>", text)
     text = _PHONE.sub(r"\1****\2", text)
     text = _ADDRESS.sub("<地址>", text)
     text = _SIGNATURE.sub(r"\1<masked>", text)

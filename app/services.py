@@ -2,31 +2,51 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cache, partial
 
 import httpx
+from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from adapters.base import Adapter, Address, OutboundMessage
+from adapters.base import Adapter, Address, OutboundMessage, PullAdapter
 from adapters.feishu import FeishuAdapter
 from adapters.telegram import TelegramAdapter
 from adapters.web import WebAdapter
 from adapters.wechat_mp import WeChatMPAdapter
+from adapters.wechat_shop import WeChatShopAdapter
+from adapters.wecom_kf import WeComKFAdapter
+from app.alerts import FeishuAlerts
+from app.cluster import Leadership, SharedLiveHub, live_hubs
 from app.engine.assigner import Assigner
 from app.engine.conversations import ConversationEngine, EngineHooks
 from app.engine.dispatcher import Dispatcher
+from app.engine.handoffs import PlatformHandoffs
 from app.engine.intake import Intake
 from app.engine.outbox import Outbox
+from app.engine.pull import Puller
+from app.engine.waiting import SUPERVISORS
 from app.knowledge import Routing, build_knowledge_base, build_routing
 from app.live import LiveHub
 from app.live_files import LiveFiles
-from app.settings import DEFAULT_RULES_FILE, FeishuAccount, Settings, TelegramAccount, WeChatMPAccount
+from app.metrics import StoreGauges
+from app.rate_limits import WebhookLimits
+from app.settings import (
+    DEFAULT_RULES_FILE,
+    FeishuAccount,
+    Settings,
+    TelegramAccount,
+    WeChatMPAccount,
+    WeChatShopAccount,
+    WeComKFAccount,
+)
 from app.store.database import create_engine, session_factory
-from app.store.tables import Message
+from app.store.tables import Message, utcnow
 from faq.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -47,8 +67,16 @@ class Services:
     assigner: Assigner
     dispatcher: Dispatcher
     intake: Intake
+    limits: WebhookLimits
+    redis: Redis | None  # scale-out mode: shared live events, timer leadership, rate-limit counters
+    leadership: Leadership
+    gauges: StoreGauges  # queue lengths and outbox backlog for /metrics, read from the store
+    puller: Puller  # reads platforms whose callbacks only say "pull" (WeCom KF)
+    handoffs: PlatformHandoffs  # tells platforms of a handoff once committed
+    alerts: FeishuAlerts | None  # L3 escalations posted to a staff Feishu group, when configured
     deliver: Callable[[OutboundMessage], None]  # after a commit: wake the outbox, push to open widgets
     routing_now: Callable[[], Routing]  # the live rules, or the shipped ones if the configured never loaded
+    sweeper: asyncio.Task | None = field(default=None, init=False)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -57,14 +85,16 @@ class Services:
         http = httpx.AsyncClient(timeout=settings.outbox.send_timeout_seconds)
         built: list[Adapter] = [_web_adapter(settings, http)]
         built += [_wechat_mp_adapter(name, account, http) for name, account in settings.wechat_mp.items()]
+        built += [_wecom_kf_adapter(name, account, http) for name, account in settings.wecom_kf.items()]
+        built += [_wechat_shop_adapter(name, account, http) for name, account in settings.wechat_shop.items()]
         built += [_telegram_adapter(name, account, http) for name, account in settings.telegram.items()]
         built += [_feishu_adapter(name, account, http) for name, account in settings.feishu.items()]
         adapters = {(a.name, a.account): a for a in built}
         variables = {"shop_name": settings.shop_name}
         faq = LiveFiles("FAQ", settings.faq_dir, partial(build_knowledge_base, settings.faq_dir, variables))
         routing = LiveFiles("routing rules", settings.rules_file, partial(build_routing, settings.rules_file))
-        live: LiveHub[Address] = LiveHub()
-        agent_events: LiveHub[str] = LiveHub()
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        live, agent_events = live_hubs(redis)
         outbox = Outbox(sessions, adapters, settings.outbox)
 
         def on_outbound(message: OutboundMessage) -> None:
@@ -76,11 +106,22 @@ class Services:
         def live_routing() -> Routing:
             return routing.current or fallback()
 
-        assigner = Assigner(sessions, live_routing, agent_events, on_outbound)
-        hooks = EngineHooks(lambda: faq.current, live_routing, on_outbound, assigner.poke, agent_events.publish)
+        leadership = Leadership(redis)
+        assigner = Assigner(sessions, live_routing, agent_events, on_outbound, leads=leadership.holds)
+        handoffs = PlatformHandoffs(sessions, adapters)
+        alerts = _feishu_alerts(settings, sessions, adapters)
+
+        def publish(key: str, event: dict) -> None:
+            agent_events.publish(key, event)
+            if alerts is not None and key == SUPERVISORS:
+                alerts.publish(event)  # only starts a task: never holds up the engine
+
+        hooks = EngineHooks(lambda: faq.current, live_routing, on_outbound, assigner.poke, publish, handoffs.notify)
         engine = ConversationEngine(sessions, hooks)
         dispatcher = Dispatcher(engine.process_next, engine.give_up, workers=settings.engine.workers)
         intake = Intake(sessions, dispatcher.notify)
+        pullers = {key: a for key, a in adapters.items() if isinstance(a, PullAdapter)}
+        puller = Puller(sessions, pullers, intake)
         return cls(
             settings=settings,
             db=db,
@@ -95,6 +136,15 @@ class Services:
             assigner=assigner,
             dispatcher=dispatcher,
             intake=intake,
+            gauges=StoreGauges(sessions, lambda: [q.id for q in live_routing().rules.queues]),
+            limits=WebhookLimits(
+                settings.limits.per_ip, settings.limits.per_customer, _limits_storage(settings), fail_open=True
+            ),
+            redis=redis,
+            leadership=leadership,
+            puller=puller,
+            handoffs=handoffs,
+            alerts=alerts,
             deliver=on_outbound,
             routing_now=live_routing,
         )
@@ -108,33 +158,78 @@ class Services:
             await files.load()
             files.watch()
         self.outbox.start()
+        for hub in (self.live, self.agent_events):
+            if isinstance(hub, SharedLiveHub):
+                hub.start()
         self.assigner.start()
-        await self._resume_pending()
+        self.gauges.start()
+        if self.settings.engine.workers > 0:  # an ingest-only instance leaves its messages to others
+            self.sweeper = asyncio.create_task(self._sweep(), name="unprocessed-message sweeper")
+            await self._resume_pending()
+        await self.puller.resume()
 
     async def stop(self) -> None:
         drain = self.settings.engine.drain_seconds
+        await self.gauges.stop()
+        if self.sweeper is not None:
+            self.sweeper.cancel()
         await self.faq.close()
         await self.routing.close()
+        await self.puller.drain(drain)
         await self.dispatcher.drain(drain)
         await self.assigner.drain(drain)
+        await self.handoffs.drain(drain)  # before the outbox: a handoff waits for the replies before it
         await self.outbox.drain(drain)
+        if self.alerts is not None:
+            await self.alerts.drain(drain)
+        await self.leadership.resign()
+        for hub in (self.live, self.agent_events):
+            if isinstance(hub, SharedLiveHub):
+                await hub.stop()
         await self.http.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.db.dispose()
         log.info("kefu stopped: in-flight work drained, the rest resumes on restart")
 
-    async def _resume_pending(self) -> None:
-        """Messages stored before a crash but never processed are picked up again, in order."""
-        query = (
-            select(Message.channel, Message.account, Message.customer_id)
-            .where(Message.direction == "in", Message.processed_at.is_(None))
-            .distinct()
-        )
+    async def _resume_pending(self, *, older_than: timedelta = timedelta(0)) -> None:
+        """Messages stored but never processed (a crash, here or in another instance) are picked up, in order."""
+        query = select(Message.channel, Message.account, Message.customer_id).where(
+            Message.direction == "in",
+            Message.processed_at.is_(None),
+            Message.created_at <= utcnow() - older_than,
+        )  # no DISTINCT in SQL: with it SQLite reads every message rather than the partial pending index
         async with self.sessions() as session:
-            addresses = [Address(*row) for row in (await session.execute(query)).all()]
+            addresses = list(dict.fromkeys(Address(*row) for row in (await session.execute(query)).all()))
         for address in addresses:
             self.dispatcher.notify(address)
         if addresses:
             log.info("resuming %d conversations with unprocessed messages", len(addresses))
+
+    async def _sweep(self) -> None:
+        """Every few seconds, take over messages left waiting: their instance died or was busy."""
+        every = self.settings.engine.sweep_seconds
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self._resume_pending(older_than=timedelta(seconds=every))
+            except Exception as exc:  # the store is down: the next sweep tries again
+                log.warning("sweep for unprocessed messages failed: %s", type(exc).__name__)
+
+
+def _feishu_alerts(settings: Settings, sessions: async_sessionmaker, adapters: dict) -> FeishuAlerts | None:
+    alerts = settings.alerts
+    if not alerts.feishu_chat_id:
+        return None
+    feishu = adapters[(FeishuAdapter.name, alerts.feishu_account)]  # settings checked that it exists
+    return FeishuAlerts(sessions, feishu, alerts.feishu_chat_id, console_url=alerts.console_url)
+
+
+def _limits_storage(settings: Settings) -> str:
+    """Rate-limit counters in Redis when instances share it, so a customer's limit is one for all."""
+    if settings.redis_url and settings.limits.storage_uri == "memory://":
+        return settings.redis_url
+    return settings.limits.storage_uri
 
 
 def _web_adapter(settings: Settings, http: httpx.AsyncClient) -> WebAdapter:
@@ -162,6 +257,18 @@ def _wechat_mp_adapter(name: str, mp: WeChatMPAccount, http: httpx.AsyncClient) 
     )
 
 
+def _wechat_shop_adapter(name: str, shop: WeChatShopAccount, http: httpx.AsyncClient) -> WeChatShopAdapter:
+    return WeChatShopAdapter(
+        account=name,
+        app_id=shop.app_id,
+        app_secret=shop.app_secret.get_secret_value(),
+        token=shop.token.get_secret_value(),
+        encoding_aes_key=shop.encoding_aes_key.get_secret_value(),
+        client=http,
+        api_base=shop.api_base,
+    )
+
+
 def _telegram_adapter(name: str, bot: TelegramAccount, http: httpx.AsyncClient) -> TelegramAdapter:
     return TelegramAdapter(
         account=name,
@@ -181,4 +288,18 @@ def _feishu_adapter(name: str, app: FeishuAccount, http: httpx.AsyncClient) -> F
         encrypt_key=app.encrypt_key.get_secret_value() if app.encrypt_key else None,
         client=http,
         api_base=app.api_base,
+    )
+
+
+def _wecom_kf_adapter(name: str, kf: WeComKFAccount, http: httpx.AsyncClient) -> WeComKFAdapter:
+    return WeComKFAdapter(
+        account=name,
+        corp_id=kf.corp_id,
+        secret=kf.secret.get_secret_value(),
+        token=kf.token.get_secret_value(),
+        encoding_aes_key=kf.encoding_aes_key.get_secret_value(),
+        client=http,
+        api_base=kf.api_base,
+        handoff_service_state=kf.handoff_service_state,
+        servicer_userid=kf.servicer_userid,
     )

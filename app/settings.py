@@ -36,6 +36,38 @@ class WeChatMPAccount(BaseModel):
     api_base: str = "https://api.weixin.qq.com"
 
 
+class WeComKFAccount(BaseModel):
+    """One WeCom customer-service (微信客服) setup, served at /webhooks/wecom_kf/<account name>.
+
+    Every KF account (open_kfid) of the corp arrives here; handed-off chats stay with kefu's agents
+    unless `handoff_service_state` moves the WeCom session to WeCom's pool (2) or a servicer (3).
+    """
+
+    corp_id: str  # 企业ID: the receive id inside every encrypted callback
+    secret: SecretStr  # 微信客服 → API → Secret
+    token: SecretStr  # the callback Token
+    encoding_aes_key: SecretStr  # the callback EncodingAESKey: WeCom always encrypts
+    api_base: str = "https://qyapi.weixin.qq.com"
+    handoff_service_state: Literal[2, 3] | None = None
+    servicer_userid: str | None = None  # the WeCom member who takes handed-off chats; needed for state 3
+
+    @model_validator(mode="after")
+    def _servicer_for_state_3(self) -> WeComKFAccount:
+        if self.handoff_service_state == 3 and not self.servicer_userid:
+            raise ValueError("handoff_service_state 3 hands chats to one servicer: set servicer_userid")
+        return self
+
+
+class WeChatShopAccount(BaseModel):
+    """One WeChat Shop (微信小店) in self-built customer-service mode, served at /webhooks/wechat_shop/<name>."""
+
+    app_id: str  # the shop's AppID (服务市场 → 自研): the receive id inside every encrypted push
+    app_secret: SecretStr
+    token: SecretStr  # 消息推送 Token
+    encoding_aes_key: SecretStr  # 消息推送 EncodingAESKey: the shop pushes in safe mode only
+    api_base: str = "https://api.weixin.qq.com"
+
+
 class TelegramAccount(BaseModel):
     """One Telegram bot, served at /webhooks/telegram/<account name> (give that URL to setWebhook)."""
 
@@ -54,6 +86,26 @@ class FeishuAccount(BaseModel):
     api_base: str = "https://open.feishu.cn"  # https://open.larksuite.com for Lark
 
 
+class AlertSettings(BaseModel):
+    """Where level-3 escalations (12315 threats, safety) are announced to staff: a Feishu group chat."""
+
+    feishu_account: str = "default"  # the KEFU_FEISHU app whose bot is in the group
+    feishu_chat_id: str | None = None  # the group's chat_id (oc_…); no alerts while unset
+    console_url: str | None = None  # kefu's public base URL, e.g. https://kefu.example.com: alerts link the console
+
+
+class LimitSettings(BaseModel):
+    """Webhook rate limits (`limits` notation: "100/second", "60/minute"); empty turns one off.
+
+    Platform callbacks come from the platform's few addresses: keep the IP limit well above the
+    shop's peak. Behind a reverse proxy run uvicorn with --proxy-headers so the client IP is real.
+    """
+
+    per_ip: str | None = "500/second"
+    per_customer: str | None = "60/minute"
+    storage_uri: str = "memory://"  # redis://host:6379 to share the counters between instances
+
+
 class OpsSettings(BaseModel):
     """The ops API (FAQ checks, later dashboards): a bearer token; open in development when unset."""
 
@@ -65,6 +117,7 @@ class EngineSettings(BaseModel):
 
     workers: int = Field(default=32, ge=0)
     drain_seconds: float = 10
+    sweep_seconds: float = Field(default=5, gt=0)  # how often messages left unprocessed are taken over
 
 
 class OutboxSettings(BaseModel):
@@ -89,17 +142,32 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///./kefu.db"
+    redis_url: str | None = None  # redis://host:6379/0 when several instances share the work (with PostgreSQL)
     faq_dir: Path = SAMPLE_FAQ_DIR
     rules_file: Path = DEFAULT_RULES_FILE
     shop_name: str = "小店"
     log_level: str = "INFO"
     web: WebChannelSettings = WebChannelSettings()
     wechat_mp: dict[str, WeChatMPAccount] = {}  # account name -> account; JSON in KEFU_WECHAT_MP
+    wecom_kf: dict[str, WeComKFAccount] = {}  # account name -> WeCom KF setup; JSON in KEFU_WECOM_KF
+    wechat_shop: dict[str, WeChatShopAccount] = {}  # account name -> shop; JSON in KEFU_WECHAT_SHOP
     telegram: dict[str, TelegramAccount] = {}  # account name -> bot; JSON in KEFU_TELEGRAM
     feishu: dict[str, FeishuAccount] = {}  # account name -> app; JSON in KEFU_FEISHU
+    alerts: AlertSettings = AlertSettings()
+    limits: LimitSettings = LimitSettings()
     ops: OpsSettings = OpsSettings()
     engine: EngineSettings = EngineSettings()
     outbox: OutboxSettings = OutboxSettings()
+
+    @model_validator(mode="after")
+    def _alerts_need_their_feishu_app(self) -> Settings:
+        account = self.alerts.feishu_account
+        if self.alerts.feishu_chat_id and account not in self.feishu:
+            raise ValueError(
+                f"KEFU_ALERTS__FEISHU_ACCOUNT '{account}' is not a Feishu app in KEFU_FEISHU "
+                f"(configured: {', '.join(self.feishu) or 'none'})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
@@ -119,6 +187,10 @@ class Settings(BaseSettings):
         values = [self.web.secret, self.ops.token]
         for mp in self.wechat_mp.values():
             values += [mp.app_secret, mp.token, mp.encoding_aes_key]
+        for kf in self.wecom_kf.values():
+            values += [kf.secret, kf.token, kf.encoding_aes_key]
+        for shop in self.wechat_shop.values():
+            values += [shop.app_secret, shop.token, shop.encoding_aes_key]
         for bot in self.telegram.values():
             values += [bot.bot_token, bot.secret_token]
         for app in self.feishu.values():

@@ -90,6 +90,8 @@ class PromotionMode(_Model):
     enabled: bool = False
     thresholds: Thresholds = Thresholds(answer=0.45, lead=1.5, suggest=0.25)
     wait_notice_minutes: int = Field(default=5, ge=1)
+    banner: str = ""  # an announcement put before the bot's first reply of every conversation
+    callback_offer_minutes: int | None = Field(default=20, ge=1)  # past this ETA, waiting customers may 留言
 
 
 class Templates(_Model):
@@ -108,6 +110,8 @@ class Templates(_Model):
     requeued: str
     closed: str
     rated: str
+    callback_offer: str = "当前咨询人数较多，您也可以回复「留言」留下问题，客服会按顺序尽快回复您，无需在线等待～"
+    callback_booked: str = "已为您登记留言，客服会按顺序尽快回复您，请留意消息～"
 
 
 class CannedReply(_Model):

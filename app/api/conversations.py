@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select, update
 
+from app import metrics
 from app.api.views import conversation_detail
 from app.deps import AgentDep, ServicesDep
 from app.engine.canned import search
@@ -96,7 +97,12 @@ async def create_agent_message(
         raise HTTPException(409, detail=f"conversation is {conversation.state}, not with an agent")
     async with services.sessions.begin() as session:
         current = await session.get_one(Conversation, conversation.id)
-        current.first_agent_reply_at = current.first_agent_reply_at or utcnow()
+        if current.first_agent_reply_at is None:
+            current.first_agent_reply_at = utcnow()
+            if current.queued_at is not None:
+                metrics.first_response(
+                    current.queue, (current.first_agent_reply_at - current.queued_at).total_seconds()
+                )
         message = await add_reply(session, current, sender="agent", text=body.text, meta={"agent": agent.username})
     services.deliver(message)
     return {"message_id": message.message_id}

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from app.api.views import conversation_summary
 from app.deps import AgentDep, ServicesDep
+from app.services import Services
 from app.store.tables import Agent, AgentRole, Conversation, ConversationState, utcnow
 
 router = APIRouter(prefix="/api/queues", tags=["queues"])
@@ -17,6 +18,11 @@ async def read_queues(agent: AgentDep, services: ServicesDep) -> list[dict]:
     """Per queue: chats waiting, the oldest wait in seconds, chats being served, agents online with its skills."""
     if agent.role not in (AgentRole.SUPERVISOR, AgentRole.OPS):
         raise HTTPException(403, detail="supervisors and ops only")
+    return await queue_views(services)
+
+
+async def queue_views(services: Services) -> list[dict]:
+    """The live queues as the supervisors' tab and the /ops page show them."""
     rules = services.routing_now().rules
     now = utcnow()
     async with services.sessions() as session:

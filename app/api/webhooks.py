@@ -1,8 +1,9 @@
-"""Platform callbacks: size check, verify, parse, store once, answer at once; processing comes after."""
+"""Platform callbacks: size check, verify, parse, store once (or start a pull), answer at once; processing after."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from sqlalchemy.exc import SQLAlchemyError
@@ -10,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from adapters.base import Adapter, WebhookRequest
 from adapters.errors import PayloadTooLarge, RequestRejected
 from app.deps import ServicesDep
+from app.rate_limits import Refusal
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -24,6 +26,7 @@ async def receive_webhook(channel: str, request: Request, services: ServicesDep,
         raise HTTPException(
             404, detail=f"unknown channel '{channel}'" + (f" account '{account}'" if account != "default" else "")
         )
+    await _within_limit(services.limits.check_ip(request.client.host if request.client else None))
     try:
         webhook = WebhookRequest(
             method=request.method,
@@ -35,17 +38,29 @@ async def receive_webhook(channel: str, request: Request, services: ServicesDep,
             return _response(reply)
         adapter.verify(webhook)
         messages = adapter.parse(webhook)
+        hints = adapter.sync_hints(webhook)  # callbacks that only say "pull" (WeCom KF)
     except RequestRejected as exc:
         raise HTTPException(exc.status_code, detail=exc.reason) from None
+    for message in messages:
+        await _within_limit(services.limits.check_customer(message.address))
     accepted = 0
     try:
         for message in messages:
             accepted += await services.intake.accept(message)
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:  # OSError: the database refuses connections (down, restarting)
         # Not stored means not accepted: 503 makes the platform retry instead of losing the message.
         log.error("storage unavailable for %s webhook: %s", channel, type(exc).__name__)
         raise HTTPException(503, detail="storage unavailable, retry later") from None
+    for hint in hints:
+        services.puller.request(channel, account, hint)  # in the background: the platform gets its answer now
     return _response(adapter.acknowledge(accepted=accepted, duplicates=len(messages) - accepted))
+
+
+async def _within_limit(check: Awaitable[Refusal | None]) -> None:
+    """429 with Retry-After before anything is stored: the sender retries, nothing is lost."""
+    if (refusal := await check) is not None:
+        detail = f"too many requests from this {refusal.scope} (limit {refusal.limit}), retry later"
+        raise HTTPException(429, detail=detail, headers={"Retry-After": str(refusal.retry_after)})
 
 
 async def _read_body(request: Request, adapter: Adapter) -> bytes:

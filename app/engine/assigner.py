@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from adapters.base import OutboundMessage
+from app import metrics
+from app.engine.outage import OutageLog
 from app.engine.replies import add_reply
 from app.engine.timers import QueueTimers
 from app.engine.waiting import SUPERVISORS, queue_of, transition_row, waiting_chats
@@ -40,6 +42,7 @@ class Assigner:
         *,
         tick_seconds: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
+        leads: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self._sessions = sessions
         self._routing = routing
@@ -47,6 +50,8 @@ class Assigner:
         self._on_outbound = on_outbound
         self._tick = tick_seconds
         self._clock = clock
+        self._leads = leads  # several instances: only the leader runs the timers, so no notice goes twice
+        self._outage = OutageLog(log, "assignment pass")
         self.timers = QueueTimers(sessions, routing, events, on_outbound, self.poke, clock)
         self._wake = asyncio.Event()
         self._selectors: dict[str, Selector] = {}
@@ -74,9 +79,11 @@ class Assigner:
                 await self.assign_waiting()
                 if loop.time() >= timers_due:  # timers once per tick, not on every poke
                     timers_due = loop.time() + self._tick
-                    await self.timers.run()
+                    if self._leads is None or await self._leads():
+                        await self.timers.run()
+                self._outage.worked()
             except Exception:  # one bad pass must not stop assignment; it runs again next tick
-                log.exception("assignment pass failed")
+                self._outage.failed()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._tick)
             except TimeoutError:
@@ -87,9 +94,9 @@ class Assigner:
         rules = self._routing().rules
         now = self._clock()
         async with self._sessions() as session:
-            waiting = await waiting_chats(session)
-            agents = await _agent_loads(session) if waiting else []
-            if not agents:
+            agents = await _agent_loads(session)  # first: with nobody online, the line need not be read
+            waiting = await waiting_chats(session) if agents else []
+            if not waiting:
                 return 0
             last_agents = await _last_agents(session, waiting, now - timedelta(days=rules.service.sticky_days))
         selector = self._selector(rules.service.selector)
@@ -121,6 +128,10 @@ class Assigner:
             ).one_or_none()
             if conversation is None:
                 return False
+            if conversation.queued_at is not None:
+                metrics.QUEUE_WAIT.labels(conversation.queue or "none").observe(
+                    (now - conversation.queued_at).total_seconds()
+                )
             if agent_name is None:
                 agent_name = (await session.get_one(Agent, agent_id)).name
             session.add(transition_row(conversation, ConversationState.QUEUED, f"assigned to {agent_name} ({by})"))

@@ -24,6 +24,7 @@ from routing.policy import Handoff, PolicyDecision, Reason, Situation
 from routing.policy import decide as policy_decide
 
 _PICK = re.compile(r"^\s*([1-9])\s*[.。、)）]?\s*$")
+_LEAVE_MESSAGE = re.compile(r"^\s*(我要|我想)?留(个)?言\s*[吧。!！~～]*\s*$")  # taking the 留言 offer while waiting
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Decision:
     new_state: str | None = None
     reason: str | None = None
     handoff: Handoff | None = None
-    ticket: bool = False  # handed off outside the queue's service hours: the customer leaves a message
+    ticket: bool = False  # the customer leaves a message (留言): out of hours, or rather than wait
     reasons: tuple[Reason, ...] = ()
     reading: Reading | None = None  # stored with the customer's message
     intent: Intent | None = None
@@ -58,16 +59,29 @@ class Turn:
     history: tuple[Reading, ...] = ()  # readings of the customer's earlier messages, oldest first
     unresolved_before: int = 0
     vip: bool = False
+    first: bool = False  # the conversation's first message
     now: datetime = field(default_factory=utcnow)
 
 
 def decide(turn: Turn, kb: KnowledgeBase | None, routing: Routing) -> Decision:
     """Reply in state `bot`; once a person owns or is about to own the conversation, only read."""
     reading = routing.reader.read(turn.text, history=turn.history)
+    templates = routing.rules.templates
     if turn.state != ConversationState.BOT:
+        if turn.state == ConversationState.QUEUED and _LEAVE_MESSAGE.match(turn.text):
+            return Decision([Reply("system", templates.callback_booked)], ticket=True, reading=reading)
         if turn.state == ConversationState.QUEUED and asks_for_human(turn.text):
-            return Decision([Reply("system", routing.rules.templates.still_queued)], reading=reading)
+            return Decision([Reply("system", templates.still_queued)], reading=reading)
         return Decision(reading=reading)
+    decision = _decide_as_bot(turn, kb, routing, reading)
+    promotion = routing.rules.promotion_mode
+    if turn.first and promotion.enabled and promotion.banner:  # 大促 announcement, once per conversation
+        banner = Reply("system", promotion.banner, meta={"action": "banner"})
+        decision = replace(decision, replies=[banner, *decision.replies])
+    return decision
+
+
+def _decide_as_bot(turn: Turn, kb: KnowledgeBase | None, routing: Routing, reading: Reading) -> Decision:
     picked = _picked(turn, kb)
     if picked is not None and not reading.escalated:
         reply = Reply("bot", picked[1], faq_id=picked[0], meta={"action": "answer", "reasons": ["picked suggestion"]})

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.base import Address, OutboundMessage
+from app import metrics
 from app.engine.replies import add_reply
 from app.store.tables import Conversation, ConversationState, Message, StateTransition, utcnow
 from routing.rules import Templates
@@ -38,6 +39,7 @@ async def close(
         utcnow(),
         disposition,
     )
+    metrics.RESOLUTION.observe((conversation.closed_at - conversation.created_at).total_seconds())
     return await add_reply(session, conversation, sender="system", text=templates.closed, meta={"asks_rating": True})
 
 
@@ -64,6 +66,7 @@ async def record_rating(
     if closed is None:
         return None
     closed.satisfaction = int(found.group(1))
+    metrics.SATISFACTION.labels(str(closed.satisfaction)).inc()
     message.conversation_id = closed.id
     return await add_reply(
         session, closed, sender="system", text=templates.rated, in_reply_to=message.platform_message_id

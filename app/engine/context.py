@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.engine.bot import Turn
@@ -15,27 +16,45 @@ from routing.rules import Rules
 
 RECENT = 12
 UNHELPFUL = {"suggest", "clarify"}
+_RECENT = (  # built once: see _PENDING in app/engine/conversations.py
+    select(Message)
+    .where(Message.conversation_id == bindparam("conversation"), Message.id < bindparam("before"))
+    .order_by(Message.id.desc())
+    .limit(RECENT)
+)
 
 
-async def turn_for(session: AsyncSession, conversation: Conversation, message: Message, rules: Rules) -> Turn:
-    recent = (
-        await session.scalars(
-            select(Message)
-            .where(Message.conversation_id == conversation.id, Message.id < message.id)
-            .order_by(Message.id.desc())
-            .limit(RECENT)
-        )
-    ).all()
+async def turn_for(
+    session: AsyncSession, conversation: Conversation, message: Message, rules: Rules, *, new: bool = False
+) -> Turn:
+    """`new`: the conversation opens with this message, so it has no past to read."""
+    recent: Sequence[Message] = ()
+    if not new:
+        with session.no_autoflush:  # what this transaction staged is not among the earlier messages
+            recent = (await session.scalars(_RECENT, {"conversation": conversation.id, "before": message.id})).all()
+    vip = is_vip(conversation.customer or {}, rules)
+    return turn_from(recent, conversation.state, message.text, conversation.channel, vip=vip)
+
+
+class PastMessage(Protocol):
+    direction: str
+    sender: str
+    meta: dict[str, Any] | None
+
+
+def turn_from(recent: Sequence[PastMessage], state: str, text: str, channel: str | None, *, vip: bool = False) -> Turn:
+    """The pure part of `turn_for` (app/replay.py uses it too): `recent` is newest first, at most RECENT."""
     bot_metas = [m.meta for m in recent if m.direction == "out" and m.sender == "bot" and m.meta]
     readings = [reading_from(m.meta["reading"]) for m in reversed(recent) if m.direction == "in" and m.meta]
     return Turn(
-        state=conversation.state,
-        text=message.text,
-        channel=conversation.channel,
+        state=state,
+        text=text,
+        channel=channel,
         offered=tuple(bot_metas[0].get("offered", ())) if bot_metas else (),
         history=tuple(readings[-3:]),
         unresolved_before=_unhelpful_streak(bot_metas),
-        vip=is_vip(conversation.customer or {}, rules),
+        vip=vip,
+        first=not recent,
     )
 
 

@@ -7,20 +7,22 @@ in one transaction, so a crash either redoes the message or finds it fully done.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Row, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.base import Address, OutboundMessage
+from app import metrics
 from app.engine.bot import Decision, decide
 from app.engine.closing import record_rating
 from app.engine.context import reading_to_dict, turn_for
+from app.engine.exclusive import ConversationBusy, hold_conversation
 from app.engine.replies import add_reply
 from app.engine.waiting import SUPERVISORS
 from app.knowledge import Routing
-from app.store.tables import Conversation, ConversationState, Message, StateTransition, utcnow
+from app.store.tables import Conversation, ConversationState, Message, StateTransition, new_id, utcnow
 from faq.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ class EngineHooks:
     on_outbound: Callable[[OutboundMessage], None]
     on_queued: Callable[[], None]  # a chat now waits for a person: try to assign it
     publish: Callable[[str, dict], None]  # (agent id or SUPERVISORS, event) to the agents' consoles
+    on_handoff: Callable[[Address, str, str], None]  # (address, conversation id, queue): tell the platform
 
 
 class ConversationEngine:
@@ -43,36 +46,44 @@ class ConversationEngine:
         self._hooks = hooks
 
     async def process_next(self, address: Address) -> bool:
-        """Handle the oldest unprocessed message of `address`; False when there is none."""
+        """Handle the oldest unprocessed message of `address`; True when another one waits after it.
+
+        False when there was none, or this was the last. Raise ConversationBusy when another
+        instance is handling this conversation right now.
+        """
         async with self._sessions.begin() as session:
-            message = await _next_pending(session, address)
-            if message is None:
+            if not await hold_conversation(session, address):
+                raise ConversationBusy(address)
+            pending = await _next_pending_and_open(session, address)
+            if not pending:
                 return False
-            routing = self._hooks.routing()
-            current = await _open(session, address)
+            (message, current), routing = pending[0], self._hooks.routing()
             thanks = None
             if current is None:  # a bare 1-5 right after a close rates it
                 thanks = await record_rating(session, address, message, routing.rules.templates)
             if thanks is not None:
                 outbound, decision, conversation = [thanks], None, None
             else:
-                conversation = current or await _new_conversation(session, address)
+                conversation = current or _new_conversation(session, address)
                 if message.customer:
                     conversation.customer = message.customer
-                decision, outbound = await self._converse(session, conversation, message, routing)
+                decision, outbound = await self._converse(session, conversation, message, routing, new=not current)
             message.processed_at = utcnow()
         if decision is not None:  # before the outbox, so a waiting chat is claimed first
+            _count(decision, conversation)
             self._after(decision, conversation, message)
         for item in outbound:
             self._hooks.on_outbound(item)
-        return True
+        return len(pending) > 1
 
     async def _converse(
-        self, session: AsyncSession, conversation: Conversation, message: Message, routing: Routing
+        self, session: AsyncSession, conversation: Conversation, message: Message, routing: Routing, *, new: bool
     ) -> tuple[Decision, list[OutboundMessage]]:
+        """Decide and stage every write; the commit flushes them together (no statement before it)."""
+        turn = await turn_for(session, conversation, message, routing.rules, new=new)
         message.conversation_id = conversation.id
-        turn = await turn_for(session, conversation, message, routing.rules)
-        decision = decide(turn, self._hooks.knowledge_base(), routing)
+        with metrics.MATCH_SECONDS.time():
+            decision = decide(turn, self._hooks.knowledge_base(), routing)
         _record(message, conversation, decision)
         if decision.new_state:
             transition(session, conversation, decision.new_state, decision.reason or "")
@@ -92,9 +103,11 @@ class ConversationEngine:
         return decision, outbound
 
     def _after(self, decision: Decision, conversation: Conversation, message: Message) -> None:
-        """Once committed: wake the assigner for a handoff, tell the agent who owns the chat."""
+        """Once committed: wake the assigner and tell the platform of a handoff, tell the agent who owns the chat."""
         if decision.handoff:
             self._hooks.on_queued()
+            address = Address(conversation.channel, conversation.account, conversation.customer_id)
+            self._hooks.on_handoff(address, conversation.id, decision.handoff.queue)
             if decision.handoff.level == "L3":
                 alert = {"type": "l3_alert", "conversation_id": conversation.id, "queue": decision.handoff.queue}
                 self._hooks.publish(SUPERVISORS, {**alert, "reasons": list(conversation.handoff_reasons or ())})
@@ -105,7 +118,7 @@ class ConversationEngine:
     async def give_up(self, address: Address, error: str) -> None:
         """Mark the oldest pending message failed so the conversation's later messages can go on."""
         async with self._sessions.begin() as session:
-            message = await _next_pending(session, address)
+            message = await session.scalar(_OLDEST_PENDING, _at(address))
             if message is not None:
                 message.processed_at = utcnow()
                 message.error = error[:2000]
@@ -121,19 +134,16 @@ def transition(session: AsyncSession, conversation: Conversation, to_state: str,
     conversation.state = to_state
 
 
-async def _next_pending(session: AsyncSession, address: Address) -> Message | None:
-    return await session.scalar(
-        select(Message)
-        .where(
-            Message.channel == address.channel,
-            Message.account == address.account,
-            Message.customer_id == address.customer_id,
-            Message.direction == "in",
-            Message.processed_at.is_(None),
-        )
-        .order_by(Message.id)
-        .limit(1)
-    )
+def _count(decision: Decision, conversation: Conversation) -> None:
+    """The FAQ's outcome, the entry answered and the handoff, for /metrics (only when the bot decided)."""
+    evidence = next((r.meta["faq"] for r in decision.replies if r.meta.get("faq")), None)
+    if evidence is not None:
+        metrics.FAQ_OUTCOMES.labels(evidence["decision"]).inc()
+    for reply in decision.replies:
+        if reply.faq_id:
+            metrics.FAQ_ANSWERS.labels(reply.faq_id).inc()
+    if decision.handoff:
+        metrics.handoff(conversation.handoff_reasons or (), decision.handoff.queue, decision.handoff.level)
 
 
 def _record(message: Message, conversation: Conversation, decision: Decision) -> None:
@@ -142,6 +152,8 @@ def _record(message: Message, conversation: Conversation, decision: Decision) ->
         "reading": reading_to_dict(decision.reading) if decision.reading else None,
         "intent": asdict(decision.intent) if decision.intent else None,
     }
+    if decision.ticket and not decision.handoff:  # took the 留言 offer while waiting: no more wait notices
+        conversation.ticket = True
     if decision.handoff:
         conversation.ticket = decision.ticket
         conversation.queued_at = utcnow()
@@ -151,26 +163,67 @@ def _record(message: Message, conversation: Conversation, decision: Decision) ->
         conversation.handoff_reasons = [f"{r.rule}: {r.detail}" if r.detail else r.rule for r in decision.reasons]
 
 
-async def _open(session: AsyncSession, address: Address) -> Conversation | None:
-    return await session.scalar(
-        select(Conversation).where(
-            Conversation.channel == address.channel,
-            Conversation.account == address.account,
-            Conversation.customer_id == address.customer_id,
-            Conversation.state != ConversationState.CLOSED,
-        )
+async def _next_pending_and_open(
+    session: AsyncSession, address: Address
+) -> Sequence[Row[tuple[Message, Conversation]]]:
+    """(message, the address's open conversation or None) for its oldest two unprocessed messages, in one query.
+
+    The second row only says whether to come back for more."""
+    return (await session.execute(_PENDING_AND_OPEN, _at(address))).all()
+
+
+def _at(address: Address) -> dict[str, str]:
+    return {"channel": address.channel, "account": address.account, "customer": address.customer_id}
+
+
+# Built once, with placeholders, so SQLAlchemy reuses them as they are (building and keying a
+# statement for its compiled-SQL cache cost about as much as running it).
+_OLDEST_PENDING = (
+    select(Message)
+    .where(
+        Message.channel == bindparam("channel"),
+        Message.account == bindparam("account"),
+        Message.customer_id == bindparam("customer"),
+        Message.direction == "in",
+        Message.processed_at.is_(None),
     )
+    .order_by(Message.id)
+    .limit(1)
+)
+_PENDING_AND_OPEN = (
+    select(Message, Conversation)
+    .outerjoin(
+        Conversation,
+        and_(
+            Conversation.channel == Message.channel,
+            Conversation.account == Message.account,
+            Conversation.customer_id == Message.customer_id,
+            Conversation.state != ConversationState.CLOSED,
+        ),
+    )
+    .where(
+        Message.channel == bindparam("channel"),
+        Message.account == bindparam("account"),
+        Message.customer_id == bindparam("customer"),
+        Message.direction == "in",
+        Message.processed_at.is_(None),
+    )
+    .order_by(Message.id)
+    .limit(2)
+)
 
 
-async def _new_conversation(session: AsyncSession, address: Address) -> Conversation:
+def _new_conversation(session: AsyncSession, address: Address) -> Conversation:
+    """Staged for the commit's flush, which inserts it before the rows that refer to it."""
     conversation = Conversation(
+        id=new_id(),
         channel=address.channel,
         account=address.account,
         customer_id=address.customer_id,
         state=ConversationState.BOT,
+        customer={},
     )
     session.add(conversation)
-    await session.flush()
     session.add(
         StateTransition(conversation_id=conversation.id, to_state=ConversationState.BOT, reason="customer wrote first")
     )

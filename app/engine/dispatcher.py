@@ -1,7 +1,8 @@
 """Work on each conversation's pending messages one at a time, in arrival order; many conversations in parallel.
 
 A conversation gets one worker task while it has pending messages. `notify` during a run marks
-it to look again, so a message stored while the worker was finishing is never left behind.
+it to look again, so a message stored while the worker was finishing is never left behind (the
+worker stops when `process_next` says nothing else waits, unless it was told to look again).
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from adapters.base import Address
+from app.engine.exclusive import ConversationBusy
 
 log = logging.getLogger(__name__)
 
-ProcessNext = Callable[[Address], Awaitable[bool]]
+ProcessNext = Callable[[Address], Awaitable[bool]]  # handle the next message; True: another one waits
 GiveUp = Callable[[Address, str], Awaitable[None]]
 
 MAX_ATTEMPTS = 5
+BUSY_RETRY_DELAYS = (0.02, 0.05, 0.1, 0.2, 0.4)  # seconds; about as long as a few messages take
 
 
 class Dispatcher:
@@ -61,6 +64,8 @@ class Dispatcher:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 return await self._process_next(address)
+            except ConversationBusy:
+                return await self._wait_for_other_instance(address)
             except Exception as exc:  # a bug or an outage must not stop the other conversations
                 log.exception("processing %s failed (attempt %d/%d)", address.channel, attempt, MAX_ATTEMPTS)
                 error = f"{type(exc).__name__}: {exc}"
@@ -69,6 +74,21 @@ class Dispatcher:
                 await asyncio.sleep(self._retry_delay * 2 ** (attempt - 1))
         await self._give_up(address, error)
         return True
+
+    async def _wait_for_other_instance(self, address: Address) -> bool:
+        """Another instance is on this conversation: try again a few times, then leave it to that instance.
+
+        Its worker loops until nothing is pending, and the sweeper takes over anything left behind.
+        """
+        for delay in BUSY_RETRY_DELAYS:
+            await asyncio.sleep(delay)
+            if self._closing:
+                return False
+            try:
+                return await self._process_next(address)
+            except ConversationBusy:
+                continue
+        return False
 
     async def drain(self, timeout: float) -> None:
         """Stop starting work and let in-flight messages finish; the rest resumes after restart."""

@@ -13,12 +13,13 @@ import random
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, select, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy import and_, bindparam, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from adapters.base import Adapter, Address, OutboundMessage
 from adapters.errors import DeliveryError
+from app import metrics
 from app.settings import OutboxSettings
 from app.store.tables import Conversation, Message, OutboxItem, OutboxStatus, utcnow
 
@@ -40,7 +41,8 @@ class Outbox:
         self._adapters = adapters
         self._policy = policy
         self._wake = asyncio.Event()
-        self._in_flight: dict[str, asyncio.Task] = {}  # conversation id -> delivery task
+        self._in_flight: dict[str, asyncio.Task] = {}  # conversation id -> delivery task, until its outcome is stored
+        self._sent: dict[int, tuple[str, str, datetime]] = {}  # item id -> (conversation id, status, when): to store
         self._closing = False
         self._loop_task: asyncio.Task | None = None
 
@@ -51,7 +53,7 @@ class Outbox:
         self._loop_task = asyncio.create_task(self._run(), name="outbox")
 
     async def drain(self, timeout: float) -> None:
-        """Finish the deliveries under way; what is still pending is sent after restart."""
+        """Finish the deliveries under way and store their outcome; what is still pending is sent after restart."""
         self._closing = True
         self._wake.set()
         tasks = [t for t in (self._loop_task, *self._in_flight.values()) if t]
@@ -61,21 +63,47 @@ class Outbox:
                 task.cancel()
 
     async def _run(self) -> None:
-        while not self._closing:
+        while not (self._closing and not self._in_flight):
             self._wake.clear()
             try:
-                for item_id, message in await self._due():
+                for item_id, message in await self._store_sent_and_scan():
                     self._in_flight[message.conversation_id] = asyncio.create_task(self._deliver(item_id, message))
             except Exception:
                 log.exception("outbox scan failed")
+            if self._closing and not self._in_flight:
+                break
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._policy.poll_seconds)
             except TimeoutError:
                 pass
 
-    async def _due(self) -> list[tuple[int, OutboundMessage]]:
-        """The head of each conversation's pending replies, due now, with what to send (one query)."""
-        room = self._policy.parallel - len(self._in_flight)
+    async def _store_sent_and_scan(self) -> list[tuple[int, OutboundMessage]]:
+        """Store what was sent since the last pass, then find what is due, in one transaction.
+
+        A sent row is stored here rather than by its delivery task, so a burst of replies costs one
+        transaction per pass, not one per reply; its conversation counts as in flight until then.
+        """
+        sent = dict(self._sent)
+        stored = {conversation_id for conversation_id, _, _ in sent.values()}
+        busy = {c for c, task in self._in_flight.items() if c not in stored or not task.done()}
+        async with self._sessions.begin() as session:
+            if sent:
+                await session.execute(_STORE_SENT, [{"item": i, "to": s, "at": at} for i, (_, s, at) in sent.items()])
+            due = [] if self._closing else await self._due(session, busy)
+        for item_id, (conversation_id, _, _) in sent.items():
+            del self._sent[item_id]
+            if conversation_id not in busy:
+                self._in_flight.pop(conversation_id, None)
+        return due
+
+    async def _due(self, session: AsyncSession, busy: set[str]) -> list[tuple[int, OutboundMessage]]:
+        """The head of each conversation's pending replies, due now, with what to send (one query).
+
+        On PostgreSQL several instances may scan at once: the rows are locked with SKIP LOCKED and
+        leased (their next attempt moved past the send timeout) in the same transaction, so two
+        instances never send the same reply; a lease whose instance died simply expires.
+        """
+        room = self._policy.parallel - len(busy)
         if room <= 0:
             return []
         earlier = aliased(OutboxItem)
@@ -87,46 +115,47 @@ class Outbox:
             )
         )
         query = (
-            select(OutboxItem.id, Message, Conversation)
+            select(OutboxItem.id, *_SENT_COLUMNS)
             .join(Message, Message.id == OutboxItem.message_id)
-            .join(Conversation, Conversation.id == OutboxItem.conversation_id)
             .where(OutboxItem.status == OutboxStatus.PENDING, OutboxItem.next_attempt_at <= utcnow(), ~blocked)
             .order_by(OutboxItem.id)
-            .limit(room + len(self._in_flight))
+            .limit(room + len(busy))
         )
-        async with self._sessions() as session:
-            rows = (await session.execute(query)).all()
-        due = [(item_id, outbound_message(m, c)) for item_id, m, c in rows if c.id not in self._in_flight]
-        return due[:room]
+        shared = session.bind.dialect.name == "postgresql"
+        if shared:
+            query = query.with_for_update(skip_locked=True, of=OutboxItem)
+        rows = (await session.execute(query)).all()
+        due = [(row[0], _outbound(*row[1:])) for row in rows if row.conversation_id not in busy][:room]
+        if shared and due:
+            lease = utcnow() + timedelta(seconds=self._policy.send_timeout_seconds * 2 + 5)
+            ids = [item_id for item_id, _ in due]
+            await session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(next_attempt_at=lease))
+        return due
 
     async def _deliver(self, item_id: int, message: OutboundMessage) -> None:
+        sent = False
         try:
             try:
                 address = message.address
                 delivered = await self._adapters[(address.channel, address.account)].send_text(message)
             except DeliveryError as exc:
-                await self._record_failure(item_id, exc)
+                gave_up = await self._record_failure(item_id, exc)
+                metrics.DELIVERY_FAILURES.labels(address.channel, str(gave_up).lower()).inc()
             else:
-                await self._record_success(item_id, delivered)
+                status = OutboxStatus.DELIVERED if delivered else OutboxStatus.NO_ROUTE
+                self._sent[item_id] = (message.conversation_id, status, utcnow())
+                sent = True
+                if delivered:
+                    metrics.MESSAGES_OUT.labels(address.channel, message.sender).inc()
         except Exception:
             log.exception("outbox delivery of item %s crashed", item_id)
         finally:
-            self._in_flight.pop(message.conversation_id, None)
+            if not sent:  # a sent one stays in flight until the loop has stored it
+                self._in_flight.pop(message.conversation_id, None)
             self._wake.set()
 
-    async def _record_success(self, item_id: int, delivered: bool) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(OutboxItem)
-                .where(OutboxItem.id == item_id)
-                .values(
-                    attempts=OutboxItem.attempts + 1,
-                    status=OutboxStatus.DELIVERED if delivered else OutboxStatus.NO_ROUTE,
-                    delivered_at=utcnow(),
-                )
-            )
-
-    async def _record_failure(self, item_id: int, error: DeliveryError) -> None:
+    async def _record_failure(self, item_id: int, error: DeliveryError) -> bool:
+        """Schedule the next try, or give up; True when given up."""
         now = utcnow()
         async with self._sessions.begin() as session:
             item = await session.get_one(OutboxItem, item_id)
@@ -135,10 +164,32 @@ class Outbox:
             if not error.retryable or _expired(item.created_at, now, self._policy):
                 item.status = OutboxStatus.FAILED
                 log.error("outbox gave up on item %s after %d attempts: %s", item_id, item.attempts, error)
-                return
+                return True
             delay = backoff_delay(item.attempts, self._policy, error.retry_after)
             item.next_attempt_at = now + timedelta(seconds=delay)
         log.warning("delivery of item %s failed (%s); retry in %.1f s", item_id, error.reason, delay)
+        return False
+
+
+_SENT_COLUMNS = (
+    Message.public_id,
+    Message.sender,
+    Message.text,
+    Message.in_reply_to,
+    OutboxItem.conversation_id,
+    Message.channel,
+    Message.account,
+    Message.customer_id,
+)  # what an adapter needs; the message row carries the address, so no join with its conversation
+_STORE_SENT = (
+    update(OutboxItem.__table__)
+    .where(OutboxItem.__table__.c.id == bindparam("item"))
+    .values(attempts=OutboxItem.__table__.c.attempts + 1, status=bindparam("to"), delivered_at=bindparam("at"))
+)
+
+
+def _outbound(public_id, sender, text, in_reply_to, conversation_id, channel, account, customer) -> OutboundMessage:
+    return OutboundMessage(public_id, conversation_id, Address(channel, account, customer), sender, text, in_reply_to)
 
 
 def outbound_message(message: Message, conversation: Conversation) -> OutboundMessage:

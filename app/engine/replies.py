@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.base import OutboundMessage
 from app.engine.outbox import outbound_message
-from app.store.tables import Conversation, Message, OutboxItem, utcnow
+from app.store.tables import Conversation, Message, OutboxItem, new_id, utcnow
 
 
 async def add_reply(
@@ -22,8 +22,13 @@ async def add_reply(
     faq_score: float | None = None,
     meta: dict[str, Any] | None = None,
 ) -> OutboundMessage:
-    """Store the message and queue its delivery; the caller publishes it after the commit."""
+    """Store the message and queue its delivery; the caller publishes it after the commit.
+
+    Nothing is written yet: the transaction's next flush inserts the message, then its outbox row
+    (rows go in the order they were added, so a conversation's replies keep their order).
+    """
     row = Message(
+        public_id=new_id(),
         conversation_id=conversation.id,
         channel=conversation.channel,
         account=conversation.account,
@@ -38,6 +43,5 @@ async def add_reply(
         processed_at=utcnow(),
     )
     session.add(row)
-    await session.flush()
-    session.add(OutboxItem(message_id=row.id, conversation_id=conversation.id, channel=conversation.channel))
+    session.add(OutboxItem(message=row, conversation_id=conversation.id, channel=conversation.channel))
     return outbound_message(row, conversation)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from adapters.base import OutboundMessage
+from app import metrics
 from app.engine.closing import close
 from app.engine.replies import add_reply
 from app.engine.waiting import SUPERVISORS, queue_of, transition_row, waiting_chats
@@ -93,6 +94,7 @@ class QueueTimers:
                 session, conversation, sender="system", text=self._routing().rules.templates.requeued
             )
         self._on_outbound(notice)
+        metrics.SLA_BREACHES.labels("no_reply").inc()
         alert = {"type": "requeued", "conversation_id": stale.id, "agent_id": stale.agent_id, "queue": stale.queue}
         self._events.publish(stale.agent_id, alert)
         self._events.publish(SUPERVISORS, alert)
@@ -140,17 +142,19 @@ class QueueTimers:
     async def _notify_waiting(self, rules, now: datetime) -> None:
         """Every `notice_minutes`, tell each waiting customer their place and an ETA from recent throughput."""
         async with self._sessions() as session:
-            waiting = await waiting_chats(session)
-            due = {
-                c.id
-                for c in await session.scalars(
-                    select(Conversation).where(
+            due = set(
+                await session.scalars(
+                    select(Conversation.id).where(
                         Conversation.state == ConversationState.QUEUED,
+                        Conversation.ticket.is_(False),  # a 留言 is answered in turn, nobody is waiting online
                         (Conversation.notified_at.is_(None))
                         | (Conversation.notified_at < now - timedelta(minutes=rules.notice_minutes)),
                     )
                 )
-            }
+            )
+            if not due:  # the usual tick: nobody to tell, so the line and its pace need not be read
+                return
+            waiting = await waiting_chats(session)
             served = await _served_per_minute(session, now)
         places = positions(waiting, now=now, aging_per_minute=rules.service.aging_per_minute)
         for chat in waiting:
@@ -161,6 +165,9 @@ class QueueTimers:
                 place, served.get(chat.queue, 0.0), fallback_minutes_per_chat=rules.service.minutes_per_chat
             )
             text = rules.templates.position.format(position=place - 1, eta=eta)
+            offer = rules.promotion_mode.callback_offer_minutes
+            if rules.promotion_mode.enabled and offer is not None and eta >= offer:
+                text += rules.templates.callback_offer
             async with self._sessions.begin() as session:
                 conversation = await session.get_one(Conversation, chat.conversation_id)
                 if conversation.state != ConversationState.QUEUED:

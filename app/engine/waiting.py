@@ -25,5 +25,18 @@ def transition_row(conversation: Conversation, from_state: str, reason: str) -> 
 
 
 async def waiting_chats(session: AsyncSession) -> list[Waiting]:
-    rows = await session.scalars(select(Conversation).where(Conversation.state == ConversationState.QUEUED))
-    return [Waiting(c.id, c.queue or "", c.level or "L1", c.priority or 0, c.queued_at or c.updated_at) for c in rows]
+    """Read every second by the assigner and its timers: the columns it needs, not whole conversations."""
+    return [
+        Waiting(i, queue or "", level or "L1", priority or 0, queued_at or updated_at)
+        for i, queue, level, priority, queued_at, updated_at in await session.execute(_WAITING)
+    ]
+
+
+_WAITING = select(
+    Conversation.id,
+    Conversation.queue,
+    Conversation.level,
+    Conversation.priority,
+    Conversation.queued_at,
+    Conversation.updated_at,
+).where(Conversation.state == ConversationState.QUEUED)

@@ -1,12 +1,19 @@
-"""The async engine and session factory; SQLite gets WAL and a single shared connection."""
+"""The async engine and session factory; SQLite gets WAL and a single shared connection.
+
+SQLite runs on aiosqlite's thread through app/store/sqlite_thread.py: one trip to that thread
+per statement instead of four.
+"""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+from app.store import sqlite_thread
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -18,7 +25,16 @@ def create_engine(url: str) -> AsyncEngine:
 def _sqlite_engine(url: str) -> AsyncEngine:
     # One connection: SQLite has one writer anyway, and a read that upgrades to a write in a
     # second connection fails with SQLITE_BUSY at once instead of waiting.
-    engine = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0, pool_timeout=60)
+    address = make_url(url)
+    args, kwargs = address.get_dialect()().create_connect_args(address)  # what aiosqlite would get from the URL
+    engine = create_async_engine(
+        url,
+        async_creator=partial(sqlite_thread.connect, *args, **kwargs),
+        poolclass=AsyncAdaptedQueuePool,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=60,
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:

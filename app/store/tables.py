@@ -1,4 +1,5 @@
-"""The tables: conversations, messages (both directions), state transitions and the outbox."""
+"""The tables: conversations, messages (both directions), state transitions, the outbox, pull cursors and
+quality reviews."""
 
 from __future__ import annotations
 
@@ -6,8 +7,20 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
@@ -60,6 +73,9 @@ class Conversation(Base):
             sqlite_where=text("state != 'closed'"),
             postgresql_where=text("state != 'closed'"),
         ),
+        Index("ix_conversations_address", "channel", "account", "customer_id"),  # a customer's past ones too
+        Index("ix_conversations_state", "state"),  # the assigner's and timers' queries, every second
+        Index("ix_conversations_assigned_at", "assigned_at"),  # recent throughput, for the ETA
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -182,3 +198,37 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column()
+
+    # Given with a new reply, so one flush inserts the message and then this row with its id.
+    message: Mapped[Message] = relationship(lazy="raise")
+
+
+class SyncCursor(Base):
+    """Where the last pull of a platform stream (WeCom KF: a KF account) stopped; a restart goes on from there."""
+
+    __tablename__ = "sync_cursors"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(128), primary_key=True)
+    cursor: Mapped[str] = mapped_column(String(256))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class QualityReview(Base):
+    """A supervisor's 质检 score of one closed conversation and the agent who handled it; one per reviewer."""
+
+    __tablename__ = "quality_reviews"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "reviewer_id", name="uq_quality_reviews_conversation_reviewer"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", name="fk_quality_reviews_conversation"))
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", name="fk_quality_reviews_agent"), index=True)
+    reviewer_id: Mapped[str] = mapped_column(ForeignKey("agents.id", name="fk_quality_reviews_reviewer"))
+    politeness: Mapped[int] = mapped_column(Integer)  # 1-5 each
+    accuracy: Mapped[int] = mapped_column(Integer)
+    resolution: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -143,3 +144,22 @@ def test_outside_service_hours_a_handoff_becomes_a_message_left_for_the_next_shi
 
     assert at_night.ticket and "09:00-18:00" in at_night.replies[-1].text and "留言" in at_night.replies[-1].text
     assert not by_day.ticket and "留言" not in by_day.replies[-1].text
+
+
+def test_in_promotion_mode_the_banner_comes_before_the_first_reply_only():
+    promotion = ROUTING.rules.promotion_mode.model_copy(update={"enabled": True, "banner": "大促期间回复稍慢"})
+    routing = replace(ROUTING, rules=ROUTING.rules.model_copy(update={"promotion_mode": promotion}))
+
+    first = decide(Turn("bot", "什么时候发货", "web", first=True), KB, routing)
+    later = decide(Turn("bot", "什么时候发货", "web"), KB, routing)
+
+    assert [r.text for r in first.replies][0] == "大促期间回复稍慢"
+    assert first.replies[1].faq_id == "ship"
+    assert [r.faq_id for r in later.replies] == ["ship"]
+
+
+@pytest.mark.parametrize("text", ["留言", "我要留言", "留个言吧"])
+def test_a_waiting_customer_who_takes_the_offer_leaves_a_message(text):
+    decision = bot(text, state="queued")
+    assert decision.ticket and decision.new_state is None
+    assert [r.text for r in decision.replies] == [ROUTING.rules.templates.callback_booked]

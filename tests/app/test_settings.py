@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pydantic import ValidationError
 
@@ -55,3 +57,39 @@ def test_production_accepts_real_secrets(monkeypatch):
 def test_secret_is_not_shown_in_the_settings_repr(monkeypatch):
     monkeypatch.setenv("KEFU_WEB__SECRET", "very-secret-value-123456")
     assert "very-secret-value-123456" not in repr(Settings())
+
+
+def test_wechat_shop_accounts_come_as_json_and_their_secrets_are_masked(monkeypatch):
+    shop = {"app_id": "wxshop01", "app_secret": "shop-secret-1", "token": "push-token-1", "encoding_aes_key": "k" * 43}
+    monkeypatch.setenv("KEFU_WECHAT_SHOP", json.dumps({"flagship": shop}))
+    settings = Settings()
+    assert settings.wechat_shop["flagship"].app_id == "wxshop01"
+    assert {"shop-secret-1", "push-token-1", "k" * 43} <= set(settings.secrets())
+
+
+def test_feishu_alerts_name_an_app_that_is_configured(monkeypatch):
+    monkeypatch.setenv("KEFU_ALERTS__FEISHU_CHAT_ID", "oc_staff")
+    monkeypatch.setenv("KEFU_ALERTS__FEISHU_ACCOUNT", "ops")
+    with pytest.raises(ValidationError, match="KEFU_ALERTS__FEISHU_ACCOUNT 'ops' is not a Feishu app"):
+        Settings()
+    monkeypatch.setenv("KEFU_FEISHU", json.dumps({"ops": {"app_id": "cli_1", "app_secret": "s", "encrypt_key": "e"}}))
+    assert Settings().alerts.feishu_chat_id == "oc_staff"
+
+
+WECOM_KF = {"corp_id": "ww01", "secret": "kf-secret-1", "token": "kf-token-1", "encoding_aes_key": "q" * 43}
+
+
+def test_wecom_kf_accounts_come_as_json_and_their_secrets_are_masked(monkeypatch):
+    monkeypatch.setenv("KEFU_WECOM_KF", json.dumps({"flagship": {**WECOM_KF, "handoff_service_state": 2}}))
+    settings = Settings()
+    assert settings.wecom_kf["flagship"].handoff_service_state == 2
+    assert {"kf-secret-1", "kf-token-1", "q" * 43} <= set(settings.secrets())
+
+
+@pytest.mark.parametrize(
+    ("extra", "error"), [({"handoff_service_state": 3}, "servicer_userid"), ({"handoff_service_state": 1}, "2 or 3")]
+)
+def test_wecom_kf_handoff_state_must_be_a_pool_or_a_named_servicer(monkeypatch, extra, error):
+    monkeypatch.setenv("KEFU_WECOM_KF", json.dumps({"flagship": {**WECOM_KF, **extra}}))
+    with pytest.raises(ValidationError, match=error):
+        Settings()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import httpx
 import pytest
 
 from tests.utils.callback_server import CallbackServer
+from tests.utils.databases import query  # noqa: F401  (the e2e tests import it from here)
 from tests.utils.kefu_process import KefuProcess
 from tests.utils.signing import signed_headers
 
@@ -24,12 +24,15 @@ def callback() -> Iterator[CallbackServer]:
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Path:
-    return tmp_path / "kefu.db"
+def database(database_url: str) -> str:
+    """The URL of this test's kefu database: SQLite, or PostgreSQL under `make test-pg`."""
+    return database_url
 
 
 @pytest.fixture
-def kefu_factory(tmp_path: Path, database: Path, callback: CallbackServer) -> Iterator[Callable[..., KefuProcess]]:
+def kefu_factory(
+    tmp_path: Path, database: str, redis_url: str | None, callback: CallbackServer
+) -> Iterator[Callable[..., KefuProcess]]:
     started: list[KefuProcess] = []
 
     def make(**env: str) -> KefuProcess:
@@ -37,11 +40,12 @@ def kefu_factory(tmp_path: Path, database: Path, callback: CallbackServer) -> It
             tmp_path,
             {
                 "KEFU_ENV": "test",
-                "KEFU_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+                "KEFU_DATABASE_URL": database,
                 "KEFU_WEB__SECRET": SECRET,
                 "KEFU_WEB__CALLBACK_URL": callback.url,
                 "KEFU_OUTBOX__BASE_DELAY_SECONDS": "0.05",
                 "KEFU_OUTBOX__POLL_SECONDS": "0.05",
+                **({"KEFU_REDIS_URL": redis_url} if redis_url else {}),
                 **env,
             },
         )
@@ -77,11 +81,6 @@ def refunds_kefu(kefu_factory: Callable[..., KefuProcess], tmp_path: Path) -> Ke
     process = kefu_factory(KEFU_FAQ_DIR=str(folder))
     process.migrate()
     return process.start()
-
-
-def query(database: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(database) as connection:
-        return connection.execute(sql).fetchall()
 
 
 def post_signed(base_url: str, body: bytes, *, timestamp: int | None = None, timeout: float = 10) -> httpx.Response:

@@ -177,7 +177,7 @@ def test_an_assigned_chat_nobody_answers_is_requeued_and_the_supervisor_alerted(
 
 
 def _waiting_conversation(kefu) -> str:
-    database = Path(kefu.env["KEFU_DATABASE_URL"].split("///", 1)[1])
+    database = kefu.env["KEFU_DATABASE_URL"]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if rows := query(database, "SELECT id FROM conversations WHERE state = 'queued'"):
@@ -225,7 +225,7 @@ def test_a_rating_after_the_close_is_stored_and_an_idle_chat_closes_itself(fast_
     assert query(database, "SELECT disposition, satisfaction FROM conversations") == [("超时关闭", 5)]
 
 
-def _waiting_or_served(database: Path) -> str:
+def _waiting_or_served(database: str) -> str:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if rows := query(database, "SELECT id FROM conversations WHERE state = 'with_agent'"):

@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from tests.e2e.conftest import query
+from tests.e2e.conftest import post_signed, query
 from tests.utils.fake_platform import Call, FakePlatform
 from tests.utils.feishu_events import APP_ID, CHAT_ID, challenge, message_event, signed
 from tests.utils.kefu_process import KefuProcess
+from tests.utils.signing import web_message
 
 ACCOUNT = "shop"  # the account name: its URL is /webhooks/feishu/shop
 APP_SECRET = "e2e-feishu-app-secret-0123456789"
@@ -132,3 +133,30 @@ def test_bot_outside_the_chat_fails_the_delivery_for_good(feishu_kefu, feishu, d
     assert status == "failed"
     assert "Bot/User can NOT be out of the chat" in error
     assert feishu.sends == []
+
+
+STAFF_CHAT = "oc_e2e_staff_group_0001"
+
+
+def test_l3_escalation_is_posted_to_the_staff_group(kefu_factory, feishu):
+    app = {"app_id": APP_ID, "app_secret": APP_SECRET, "verification_token": TOKEN, "encrypt_key": ENCRYPT_KEY}
+    process = kefu_factory(
+        KEFU_FEISHU=json.dumps({ACCOUNT: {**app, "api_base": feishu.url}}),
+        KEFU_ALERTS__FEISHU_ACCOUNT=ACCOUNT,
+        KEFU_ALERTS__FEISHU_CHAT_ID=STAFF_CHAT,
+        KEFU_ALERTS__CONSOLE_URL="https://kefu.e2e.test/",
+    )
+    process.migrate()
+    process.start()
+
+    message = web_message("我要打12315投诉你们，我电话13812345678", customer_id="angry-1", message_id="l3-1")
+    assert post_signed(process.url, message).status_code == 200
+
+    [alert] = feishu.wait_for_sends(1)
+    assert alert["receive_id"] == STAFF_CHAT and alert["msg_type"] == "text"
+    text = json.loads(alert["content"])["text"]
+    assert "L3" in text and "客户：angry-1" in text and "渠道：网页 · default" in text
+    assert "原因：投诉/曝光威胁 12315" in text
+    assert "最后消息：我要打12315投诉你们，我电话138****5678" in text and "13812345678" not in text
+    assert "控制台：https://kefu.e2e.test/console" in text
+    assert "L3 alert for conversation" in process.log_path.read_text()

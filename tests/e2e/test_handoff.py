@@ -41,11 +41,11 @@ def test_an_angry_customer_gets_empathy_and_a_stored_l2_handoff_with_reasons(rou
     [notice] = callback.wait_for(lambda got: len(got) == 1)
     assert notice["sender"] == "system" and "抱歉" in notice["text"] and "投诉专席" in notice["text"]
     [(state, queue, level, priority, reasons)] = query(
-        database, "SELECT state, queue, level, priority, handoff_reasons FROM conversations"
+        database, "SELECT state, queue, level, priority, CAST(handoff_reasons AS TEXT) FROM conversations"
     )
     assert (state, queue, level, priority) == ("queued", "complaints", "L2", 50)
     assert json.loads(reasons)[0].startswith("emotion:angry: ") and "垃圾" in json.loads(reasons)[0]
-    [(reading,)] = query(database, "SELECT meta FROM messages WHERE direction = 'in'")
+    [(reading,)] = query(database, "SELECT CAST(meta AS TEXT) FROM messages WHERE direction = 'in'")
     assert json.loads(reading)["reading"]["label"] == "angry"
 
 
@@ -65,7 +65,7 @@ def test_a_customer_escalating_over_three_turns_is_handed_off_on_the_third(route
 
     delivered = callback.wait_for(lambda got: any(b["in_reply_to"] == "e-3" for b in got))
     assert delivered[-1]["sender"] == "system"
-    [(level, reasons)] = query(database, "SELECT level, handoff_reasons FROM conversations")
+    [(level, reasons)] = query(database, "SELECT level, CAST(handoff_reasons AS TEXT) FROM conversations")
     assert level == "L2" and any(r.startswith("trend") for r in json.loads(reasons))
 
 

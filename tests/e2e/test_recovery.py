@@ -7,6 +7,8 @@ import sqlite3
 from collections import Counter
 
 import httpx
+import pytest
+from sqlalchemy.engine import make_url
 
 from tests.e2e.conftest import SECRET, post_signed, query
 from tests.utils.signing import signed_headers, web_message
@@ -80,9 +82,10 @@ def test_sigterm_drains_and_exits_cleanly(kefu, kefu_factory, callback, database
     assert query(database, "SELECT count(*) FROM messages WHERE processed_at IS NULL") == [(0,)]
 
 
+@pytest.mark.sqlite_only  # the outage is made with SQLite's own file lock
 def test_storage_unavailable_answers_503_so_the_platform_retries(kefu, callback, database):
     body = web_message("能开发票吗", message_id="locked-1")
-    blocker = sqlite3.connect(database, isolation_level=None)
+    blocker = sqlite3.connect(make_url(database).database, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
         refused = post_signed(kefu.url, body, timeout=30)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+import yaml
 
 from tests.e2e.conftest import query
 from tests.utils.fake_platform import Call, FakePlatform
@@ -119,3 +120,27 @@ def test_blocked_bot_fails_the_delivery_for_good(telegram_kefu, bot_api, databas
     assert status == "failed"
     assert "bot was blocked by the user" in error
     assert bot_api.sends == []
+
+
+POLICY_LINE = "退换货须知：签收后七天内可申请无理由退货，商品需保持完好。" * 3
+RETURNS_POLICY = "\n".join(f"{i}. {POLICY_LINE}" for i in range(1, 121))  # about 12,000 characters
+
+
+def test_reply_over_4096_characters_arrives_as_several_messages_in_order(kefu_factory, bot_api, tmp_path):
+    folder = tmp_path / "long-faq"
+    folder.mkdir()
+    entry = {"id": "returns_policy", "questions": ["退换货须知"], "answer": RETURNS_POLICY}
+    (folder / "faq.yaml").write_text(yaml.safe_dump({"entries": [entry]}, allow_unicode=True), encoding="utf-8")
+    account = {"bot_token": BOT_TOKEN, "secret_token": SECRET, "api_base": bot_api.url}
+    process = kefu_factory(KEFU_TELEGRAM=json.dumps({ACCOUNT: account}), KEFU_FAQ_DIR=str(folder))
+    process.migrate()
+    process.start()
+
+    post_update(process.url, update(500006, text="退换货须知"))
+
+    sends = bot_api.wait_for_sends(3)
+    time.sleep(0.5)
+    texts = [send["text"] for send in bot_api.sends]
+    assert len(texts) == 3 and all(len(text) <= 4096 for text in texts)
+    assert "\n".join(texts) == RETURNS_POLICY  # cut between whole lines, in order, nothing lost
+    assert {send["chat_id"] for send in sends} == {str(CHAT_ID)}

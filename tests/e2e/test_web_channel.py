@@ -37,13 +37,15 @@ def test_bot_answer_records_the_faq_entry_and_score(kefu, callback, database):
     post_signed(kefu.url, web_message("能开发票吗", message_id="m-inv"))
     callback.wait_for(lambda got: len(got) == 1)
 
-    [(faq_id, score, meta)] = query(database, "SELECT faq_id, faq_score, meta FROM messages WHERE direction = 'out'")
+    [(faq_id, score, meta)] = query(
+        database, "SELECT faq_id, faq_score, CAST(meta AS TEXT) FROM messages WHERE direction = 'out'"
+    )
     assert faq_id == "invoice"
     assert 0.35 <= score <= 1
     evidence = json.loads(meta)
     assert evidence["action"] == "answer" and evidence["intent"]["name"] == "invoice"
     assert evidence["faq"]["candidates"][0] == {"id": "invoice", "score": score, "question": "能开发票吗"}
-    [(reading,)] = query(database, "SELECT meta FROM messages WHERE direction = 'in'")
+    [(reading,)] = query(database, "SELECT CAST(meta AS TEXT) FROM messages WHERE direction = 'in'")
     assert json.loads(reading)["reading"]["label"] == "calm"
 
 
@@ -184,5 +186,5 @@ def test_customer_profile_from_the_webhook_is_kept_on_the_conversation(kefu, cal
     post_signed(kefu.url, body)
     callback.wait_for(lambda got: len(got) == 1)
 
-    [(customer,)] = query(database, "SELECT customer FROM conversations")
+    [(customer,)] = query(database, "SELECT CAST(customer AS TEXT) FROM conversations")
     assert json.loads(customer) == {"name": "王女士", "vip": True, "tags": ["老客户"]}

@@ -67,3 +67,20 @@ def test_numbers_in_word_lists_are_read_as_words(tmp_path):
     path = tmp_path / "rules.yaml"
     path.write_text(SHIPPED.replace("  angry: []", "  angry: [404, 垃圾客服]", 1), encoding="utf-8")
     assert load_rules(path).lexicon["angry"] == ("404", "垃圾客服")
+
+
+def test_promo_switch_keeps_comments_and_refuses_to_break_the_file(tmp_path):
+    from routing.promotion import switch_promotion
+
+    path = tmp_path / "rules.yaml"
+    path.write_text(DEFAULT_RULES_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+    rules = switch_promotion(path, enabled=True, banner="双十一回复稍慢")
+    assert rules.promotion_mode.enabled and rules.promotion_mode.banner == "双十一回复稍慢"
+    assert "# 大促模式" in path.read_text(encoding="utf-8")
+
+    broken = path.read_text(encoding="utf-8").replace("default_queue: presale", "default_queue: nowhere")
+    path.write_text(broken, encoding="utf-8")
+    with pytest.raises(RulesError):
+        switch_promotion(path, enabled=False)
+    assert path.read_text(encoding="utf-8") == broken, "a refused switch leaves the file as it was"
+    assert not list(tmp_path.glob(".rules.yaml.*")), "no temporary file left behind"
