@@ -16,16 +16,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 
 import httpx
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
 
 from adapters.base import Adapter, Address, InboundMessage, OutboundMessage, WebhookReply, WebhookRequest
 from adapters.errors import PayloadError, SignatureError
 from adapters.wechat_api import WeChatAPI
 from adapters.wechat_crypto import WeChatCrypto, check_signature, check_timestamp
+from adapters.wechat_xml import parse_xml, text_of
 
 PERMANENT_REASONS = {
     45015: "48-hour reply window closed: the customer last wrote more than 48 hours ago",
@@ -109,23 +108,13 @@ class WeChatMPAdapter(Adapter):
             if request.query.get("encrypt_type") == "aes":
                 raise SignatureError(self.name, "safe-mode message but no EncodingAESKey is configured")
             return None
-        encrypted = _text(self._xml(request.body, "body"), "Encrypt")
+        encrypted = text_of(self._xml(request.body, "body"), "Encrypt")
         if not encrypted:
             raise SignatureError(self.name, "safe mode is configured but the message has no <Encrypt>")
         return encrypted
 
     def _xml(self, raw: bytes, where: str) -> Element:
-        try:
-            root = fromstring(raw, forbid_dtd=True)
-        except DefusedXmlException:
-            raise PayloadError(self.name, f"{where}: DTDs and entities are not allowed", field=where) from None
-        except ParseError as exc:
-            raise PayloadError(self.name, f"{where}: malformed XML ({exc})", field=where) from None
-        except (ValueError, LookupError) as exc:  # an encoding expat cannot read, e.g. encoding="gbk"
-            raise PayloadError(self.name, f"{where}: unsupported XML encoding ({exc})", field=where) from None
-        if root.tag != "xml":
-            raise PayloadError(self.name, f"{where}: root element must be <xml>", field=where)
-        return root
+        return parse_xml(self.name, raw, where)
 
     def _messages(self, root: Element) -> list[InboundMessage]:
         msg_type = self._required(root, "MsgType")
@@ -142,7 +131,7 @@ class WeChatMPAdapter(Adapter):
         ]
 
     def _required(self, root: Element, field: str) -> str:
-        value = _text(root, field)
+        value = text_of(root, field)
         if not value:
             raise PayloadError(self.name, f"{field}: missing or empty", field=field)
         return value
@@ -154,12 +143,8 @@ class WeChatMPAdapter(Adapter):
             raise PayloadError(self.name, "CreateTime: not unix seconds", field="CreateTime") from None
 
 
-def _text(root: Element, field: str) -> str:
-    return (root.findtext(field) or "").strip()
-
-
 def _placeholder(root: Element, msg_type: str) -> str:
     """A readable stand-in for a non-text message, e.g. "[位置] 上海市徐汇区" or "[图片]"."""
     label = PLACEHOLDERS.get(msg_type, "[暂不支持的消息]")
-    detail = _text(root, DETAIL_FIELDS[msg_type]) if msg_type in DETAIL_FIELDS else ""
+    detail = text_of(root, DETAIL_FIELDS[msg_type]) if msg_type in DETAIL_FIELDS else ""
     return f"{label} {detail}" if detail else label

@@ -18,11 +18,9 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 
 import httpx
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
 
 from adapters.base import (
     Address,
@@ -37,6 +35,7 @@ from adapters.base import (
 from adapters.errors import DeliveryError, PayloadError, PlatformCallError, SignatureError
 from adapters.tokens import CachedToken
 from adapters.wechat_crypto import WeChatCrypto
+from adapters.wechat_xml import parse_xml, text_of
 from adapters.wecom_kf_messages import CHANNEL, inbound_messages, split_customer_id
 
 log = logging.getLogger(__name__)
@@ -115,14 +114,14 @@ class WeComKFAdapter(PullAdapter):
 
     def sync_hints(self, request: WebhookRequest) -> list[SyncHint]:
         root = self._xml(self._crypto.decrypt(self._encrypted(request)).encode(), "Encrypt")
-        event = (_text(root, "MsgType"), _text(root, "Event"))
+        event = (text_of(root, "MsgType"), text_of(root, "Event"))
         if event != ("event", "kf_msg_or_event"):
             log.info("wecom_kf callback %s/%s needs no pull", *event)
             return []
-        stream = _text(root, "OpenKfId")
+        stream = text_of(root, "OpenKfId")
         if not stream:
             raise PayloadError(self.name, "OpenKfId: missing or empty", field="OpenKfId")
-        return [SyncHint(stream, _text(root, "Token") or None)]
+        return [SyncHint(stream, text_of(root, "Token") or None)]
 
     def acknowledge(self, *, accepted: int, duplicates: int) -> WebhookReply:
         return WebhookReply(body=b"success", media_type="text/plain")
@@ -220,24 +219,10 @@ class WeComKFAdapter(PullAdapter):
             raise SignatureError(self.name, f"timestamp is {int(skew)} s off (limit {int(self._tolerance)} s)")
 
     def _encrypted(self, request: WebhookRequest) -> str:
-        encrypted = _text(self._xml(request.body, "body"), "Encrypt")
+        encrypted = text_of(self._xml(request.body, "body"), "Encrypt")
         if not encrypted:
             raise SignatureError(self.name, "callback has no <Encrypt>")
         return encrypted
 
     def _xml(self, raw: bytes, where: str) -> Element:
-        try:
-            root = fromstring(raw, forbid_dtd=True)
-        except DefusedXmlException:
-            raise PayloadError(self.name, f"{where}: DTDs and entities are not allowed", field=where) from None
-        except ParseError as exc:
-            raise PayloadError(self.name, f"{where}: malformed XML ({exc})", field=where) from None
-        except (ValueError, LookupError) as exc:  # an encoding expat cannot read, e.g. encoding="gbk"
-            raise PayloadError(self.name, f"{where}: unsupported XML encoding ({exc})", field=where) from None
-        if root.tag != "xml":
-            raise PayloadError(self.name, f"{where}: root element must be <xml>", field=where)
-        return root
-
-
-def _text(root: Element, field: str) -> str:
-    return (root.findtext(field) or "").strip()
+        return parse_xml(self.name, raw, where)
