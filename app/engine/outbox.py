@@ -20,6 +20,7 @@ from sqlalchemy.orm import aliased
 from adapters.base import Adapter, Address, OutboundMessage
 from adapters.errors import DeliveryError
 from app import metrics
+from app.engine.outage import OutageLog
 from app.settings import OutboxSettings
 from app.store.tables import Conversation, Message, OutboxItem, OutboxStatus, utcnow
 
@@ -44,6 +45,7 @@ class Outbox:
         self._in_flight: dict[str, asyncio.Task] = {}  # conversation id -> delivery task, until its outcome is stored
         self._sent: dict[int, tuple[str, str, datetime]] = {}  # item id -> (conversation id, status, when): to store
         self._closing = False
+        self._outage = OutageLog(log, "outbox scan")  # one traceback per database outage, not one per poll
         self._loop_task: asyncio.Task | None = None
 
     def wake(self) -> None:
@@ -68,8 +70,9 @@ class Outbox:
             try:
                 for item_id, message in await self._store_sent_and_scan():
                     self._in_flight[message.conversation_id] = asyncio.create_task(self._deliver(item_id, message))
+                self._outage.worked()
             except Exception:
-                log.exception("outbox scan failed")
+                self._outage.failed()
             if self._closing and not self._in_flight:
                 break
             try:
