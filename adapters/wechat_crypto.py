@@ -22,6 +22,7 @@ import os
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from adapters.base import WebhookReply, WebhookRequest
 from adapters.errors import PayloadError, SignatureError
 
 BLOCK_SIZE = 32  # WeChat pads to 32 bytes, not to the AES block of 16
@@ -148,3 +149,16 @@ class WeChatCrypto:
         """The URL-verification handshake: check the signature, then return the decrypted echostr."""
         self.verify(msg_signature, timestamp, nonce, echostr)
         return self.decrypt(echostr)
+
+
+def echo_verification(channel: str, token: str, request: WebhookRequest) -> WebhookReply | None:
+    """Official Accounts' and WeChat Shop's URL check: a signed GET whose echostr is echoed back as is."""
+    if request.method != "GET":
+        return None
+    query = request.query
+    echostr = query.get("echostr", "")
+    if not echostr:
+        raise SignatureError(channel, "URL verification without echostr")
+    given, timestamp, nonce = query.get("signature", ""), query.get("timestamp", ""), query.get("nonce", "")
+    check_signature(channel, token, given, timestamp, nonce)
+    return WebhookReply(body=echostr.encode(), media_type="text/plain")

@@ -29,7 +29,7 @@ import httpx
 from adapters.base import Adapter, Address, InboundMessage, OutboundMessage, WebhookReply, WebhookRequest
 from adapters.errors import PayloadError, SignatureError
 from adapters.wechat_api import WeChatAPI
-from adapters.wechat_crypto import WeChatCrypto, check_signature, check_timestamp
+from adapters.wechat_crypto import WeChatCrypto, check_timestamp, echo_verification
 
 KF_EVENT = "commkf_send_msg_to_kf"
 SEND_MSG = "EVENT_TYPE_SEND_MSG"  # msg_event of a message the customer sent
@@ -65,15 +65,7 @@ class WeChatShopAdapter(Adapter):
         )
 
     def handshake(self, request: WebhookRequest) -> WebhookReply | None:
-        if request.method != "GET":
-            return None
-        query = request.query
-        echostr = query.get("echostr", "")
-        if not echostr:
-            raise SignatureError(self.name, "URL verification without echostr")
-        given, timestamp, nonce = query.get("signature", ""), query.get("timestamp", ""), query.get("nonce", "")
-        check_signature(self.name, self._token, given, timestamp, nonce)
-        return WebhookReply(body=echostr.encode(), media_type="text/plain")
+        return echo_verification(self.name, self._token, request)
 
     def verify(self, request: WebhookRequest) -> None:
         query = request.query
