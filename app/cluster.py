@@ -36,32 +36,56 @@ return 0
 """
 
 
+class Lease:
+    """A named lease in Redis that one instance holds at a time, kept by taking it again in time.
+
+    `take` raises RedisError: whether an unknown holder means "wait" or "go on" is the caller's call.
+    """
+
+    def __init__(self, redis: Redis, key: str, *, owner: str, seconds: float) -> None:
+        self.key = key
+        self._owner = owner
+        self._ms = int(seconds * 1000)
+        self._script = redis.register_script(_LEASE)
+        self._redis = redis
+
+    async def take(self) -> bool:
+        """Take the lease, or extend it if this instance holds it; False while another does."""
+        return bool(await self._script(keys=[self.key], args=[self._owner, self._ms]))
+
+    async def release(self) -> None:
+        with contextlib.suppress(RedisError):
+            if await self._redis.get(self.key) == self._owner.encode():
+                await self._redis.delete(self.key)
+
+
 class Leadership:
     """One instance at a time runs the queue timers (notices, re-queues, overflow, idle closes)."""
 
     def __init__(self, redis: Redis | None, *, key: str = "kefu:leader:timers", lease_seconds: float = 5.0) -> None:
         self.instance = uuid.uuid4().hex
         self._redis = redis
-        self._key = key
-        self._lease_ms = int(lease_seconds * 1000)
-        self._script = redis.register_script(_LEASE) if redis is not None else None
+        self._lease = Lease(redis, key, owner=self.instance, seconds=lease_seconds) if redis is not None else None
 
     async def holds(self) -> bool:
         """True when this instance leads now (asked every tick, well within the lease)."""
-        if self._script is None:
+        if self._lease is None:
             return True
         try:
-            return bool(await self._script(keys=[self._key], args=[self.instance, self._lease_ms]))
+            return await self._lease.take()
         except RedisError as exc:
             log.warning("leader lease unknown (%s): timers wait", type(exc).__name__)
             return False
 
     async def resign(self) -> None:
+        if self._lease is not None:
+            await self._lease.release()
+
+    def lease(self, key: str, seconds: float) -> Lease | None:
+        """Another lease owned by this instance (None in embedded mode, where there is one instance)."""
         if self._redis is None:
-            return
-        with contextlib.suppress(RedisError):
-            if await self._redis.get(self._key) == self.instance.encode():
-                await self._redis.delete(self._key)
+            return None
+        return Lease(self._redis, key, owner=self.instance, seconds=seconds)
 
 
 class SharedLiveHub(LiveHub[K], Generic[K]):

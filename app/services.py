@@ -121,7 +121,7 @@ class Services:
         dispatcher = Dispatcher(engine.process_next, engine.give_up, workers=settings.engine.workers)
         intake = Intake(sessions, dispatcher.notify)
         pullers = {key: a for key, a in adapters.items() if isinstance(a, PullAdapter)}
-        puller = Puller(sessions, pullers, intake)
+        puller = Puller(sessions, pullers, intake, leases=leadership.lease)
         return cls(
             settings=settings,
             db=db,

@@ -2,7 +2,10 @@
 
 One sync at a time per (channel, account, stream). A request during a sync marks the stream to
 pass once more, so a callback is never left behind and any number of overlapping callbacks cost
-one extra pass. A pass reads pages until `has_more` is false; each page's messages go through
+one extra pass. With several instances (scale-out mode) a Redis lease per stream extends that
+across them: an instance whose callback arrives during another's pass waits for it to end, then
+passes once itself. If Redis cannot tell, the pass goes ahead: the platform's message ids keep
+a message from being accepted twice. A pass reads pages until `has_more` is false; each page's messages go through
 Intake (deduplicated on the platform's id) before its cursor is saved, so a crash re-reads a page
 and never skips one. Cursors live in `sync_cursors`: a restart resumes every stream from where it
 stopped instead of replaying the platform's history.
@@ -14,10 +17,12 @@ stays put, so the next callback or restart picks the messages up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -27,6 +32,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from adapters.base import InboundMessage, PullAdapter, SyncHint
 from adapters.errors import PlatformCallError
+from app.cluster import Lease
 from app.engine.intake import Intake
 from app.store.tables import SyncCursor, utcnow
 
@@ -35,6 +41,7 @@ log = logging.getLogger(__name__)
 StreamKey = tuple[str, str, str]  # (channel, account, stream)
 MAX_PAGES_PER_PASS = 100  # a platform that keeps saying has_more gets a break; the next pass goes on
 FIRST_SYNC_MAX_AGE = timedelta(minutes=30)  # a stream's first pull ever skips older messages
+LEASE_SECONDS = 30.0  # renewed after every page; a dead instance's lease frees the stream this long after
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -52,6 +59,8 @@ class Puller:
         retry_wait: float = 1.0,
         first_sync_max_age: timedelta = FIRST_SYNC_MAX_AGE,
         clock: Callable[[], datetime] = utcnow,
+        leases: Callable[[str, float], Lease | None] = lambda key, seconds: None,
+        lease_wait: float = 0.2,
     ) -> None:
         self._sessions = sessions
         self._adapters = adapters
@@ -60,6 +69,8 @@ class Puller:
         self._retry_wait = retry_wait
         self._first_sync_max_age = first_sync_max_age
         self._clock = clock
+        self._leases = leases
+        self._lease_wait = lease_wait
         self._running: dict[StreamKey, asyncio.Task] = {}
         self._again: dict[StreamKey, str | None] = {}  # stream -> the newest callback token for one more pass
         self._closing = False
@@ -98,9 +109,15 @@ class Puller:
                 task.cancel()
 
     async def _work(self, key: StreamKey, token: str | None) -> None:
+        lease = self._leases("kefu:pull:" + ":".join(key), LEASE_SECONDS)
         try:
             while not self._closing:
-                await self._pass_with_retries(key, token)
+                if await self._exclusive(lease):
+                    try:
+                        await self._pass_with_retries(key, token, lease)
+                    finally:
+                        if lease is not None:
+                            await lease.release()
                 if key not in self._again:
                     break
                 token = self._again.pop(key)
@@ -108,7 +125,19 @@ class Puller:
             self._running.pop(key, None)
             self._again.pop(key, None)
 
-    async def _pass_with_retries(self, key: StreamKey, token: str | None) -> None:
+    async def _exclusive(self, lease: Lease | None) -> bool:
+        """Wait until no other instance pulls the stream; False if this one is closing meanwhile."""
+        while lease is not None and not self._closing:
+            try:
+                if await lease.take():
+                    return True
+            except RedisError as exc:
+                log.warning("pull lease %s unknown (%s): pulling anyway", lease.key, type(exc).__name__)
+                return True
+            await asyncio.sleep(self._lease_wait)
+        return not self._closing
+
+    async def _pass_with_retries(self, key: StreamKey, token: str | None, lease: Lease | None) -> None:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._attempts),
             wait=wait_exponential(multiplier=self._retry_wait, max=30),
@@ -118,13 +147,13 @@ class Puller:
         try:
             async for attempt in retrying:
                 with attempt:
-                    await self._pass(key, token)
+                    await self._pass(key, token, lease)
         except (PlatformCallError, SQLAlchemyError) as exc:
             log.error("pull of %s/%s stream %s failed; the next callback retries: %s", *key, _describe(exc))
         except Exception:
             log.exception("pull of %s/%s stream %s crashed", *key)
 
-    async def _pass(self, key: StreamKey, token: str | None) -> None:
+    async def _pass(self, key: StreamKey, token: str | None, lease: Lease | None) -> None:
         """Read pages until the platform has no more, storing each page's messages before its cursor."""
         adapter = self._adapters[key[:2]]
         cursor = await self._cursor(key)
@@ -140,6 +169,9 @@ class Puller:
                 return
             if not page.has_more or self._closing:
                 return
+            if lease is not None:
+                with contextlib.suppress(RedisError):
+                    await lease.take()  # a long pass keeps the stream
         log.warning("%s/%s stream %s still has more after %d pages; the next pass goes on", *key, MAX_PAGES_PER_PASS)
 
     async def _store(self, key: StreamKey, messages: list[InboundMessage], oldest: datetime | None) -> None:

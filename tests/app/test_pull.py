@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
@@ -21,10 +22,12 @@ from adapters.base import (
     WebhookRequest,
 )
 from adapters.errors import PlatformCallError
+from app.cluster import Leadership
 from app.engine.intake import Intake
 from app.engine.pull import Puller
 from app.store.database import create_engine, session_factory
 from app.store.tables import Base, Message, SyncCursor
+from tests.utils.kefu_process import free_port
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 KEY = ("kf", "shop")
@@ -239,3 +242,38 @@ async def test_cursor_rows_are_updated_in_place(sessions):
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(SyncCursor)) == 1
     assert await stored_cursor(sessions) == "c2"
+
+
+async def test_two_instances_take_turns_on_a_stream_and_neither_callback_is_left_behind(sessions, redis_url):
+    if redis_url is None:
+        pytest.skip("instances share their pull leases through Redis: run with `make test-pg`")
+    platform = ScriptedPlatform({None: PulledPage([message("m1")], "c1", False)})
+    platform.gate = asyncio.Event()
+    first, second = (
+        puller(sessions, platform, leases=Leadership(Redis.from_url(redis_url)).lease, lease_wait=0.01)
+        for _ in range(2)
+    )
+
+    first.request(*KEY, SyncHint("wk1", "tok-1"))
+    await asyncio.sleep(0.05)
+    second.request(*KEY, SyncHint("wk1", "tok-2"))
+    await asyncio.sleep(0.1)
+    assert platform.pulls == [("wk1", None, "tok-1")]  # the second instance waits for the first's pass
+    platform.gate.set()
+    await settle(first)
+    await settle(second)
+
+    assert platform.pulls == [("wk1", None, "tok-1"), ("wk1", "c1", "tok-2")]  # then passes once from its cursor
+    assert await stored_ids(sessions) == ["m1"]
+
+
+async def test_pulls_go_ahead_when_redis_cannot_say_who_holds_the_stream(sessions, caplog):
+    platform = ScriptedPlatform({None: PulledPage([message("m1")], "c1", False)})
+    unreachable = Redis.from_url(f"redis://127.0.0.1:{free_port()}", socket_connect_timeout=0.2)
+    pull = puller(sessions, platform, leases=Leadership(unreachable).lease)
+
+    pull.request(*KEY, SyncHint("wk1"))
+    await settle(pull)
+
+    assert await stored_ids(sessions) == ["m1"]
+    assert "pulling anyway" in caplog.text
