@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,13 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def process_cpu(pid: int, *, reaped: bool = False) -> float:
+    """User + system seconds of a process and its threads; with `reaped`, plus those of its children that
+    exited and were waited for (how a forking server such as PostgreSQL keeps its closed sessions' time)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(map(int, fields[11:15] if reaped else fields[11:13])) / TICKS  # utime, stime, cutime, cstime
 
 
 def trivial_app() -> FastAPI:
@@ -52,8 +60,7 @@ class Served:
 
     def cpu_seconds(self) -> float:
         """User + system time of the process and its threads so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime: fields 14 and 15 of stat
+        return process_cpu(self.process.pid)
 
     async def wait_ready(self, method: str, path: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -90,10 +97,12 @@ def clean_env(**settings: str) -> dict[str, str]:
     return {**env, "PYTHONPATH": str(ROOT), **settings}
 
 
-async def start_kefu(workdir: Path, settings: dict[str, str]) -> Served:
-    """`kefu migrate`, then `kefu serve` on a free port, as an operator would; waits for /readyz."""
+async def start_kefu(workdir: Path, settings: dict[str, str], *, migrate: bool = True) -> Served:
+    """`kefu migrate` (unless another instance did), then `kefu serve` on a free port, as an operator
+    would; waits for /readyz."""
     env, log, port = clean_env(**settings), workdir / "kefu.log", free_port()
-    subprocess.run([BIN / "kefu", "migrate"], cwd=workdir, env=env, check=True, capture_output=True)
+    if migrate:
+        subprocess.run([BIN / "kefu", "migrate"], cwd=workdir, env=env, check=True, capture_output=True)
     served = Served(_spawn([str(BIN / "kefu"), "serve", "--port", str(port)], workdir, env, log), port, log)
     await served.wait_ready("GET", "/readyz")
     return served
@@ -117,6 +126,7 @@ class CallbackReceiver:
     port: int = field(default_factory=free_port)
     first: dict[str, float] = field(default_factory=dict)  # the customer's message id -> perf_counter
     unprompted: list[float] = field(default_factory=list)  # arrivals without in_reply_to: wait notices and the like
+    arrivals: Counter = field(default_factory=Counter)  # kefu's id of each reply -> times it arrived
     deliveries: int = 0
     unsigned: int = 0
     _server: uvicorn.Server | None = None
@@ -135,7 +145,9 @@ class CallbackReceiver:
         headers = dict(scope["headers"])
         self.deliveries += 1
         self.unsigned += not self._signed(headers, body)
-        key = json.loads(body).get("in_reply_to")
+        payload = json.loads(body)
+        self.arrivals[payload.get("message_id")] += 1
+        key = payload.get("in_reply_to")
         if not key:
             self.unprompted.append(arrived)
         elif key not in self.first:

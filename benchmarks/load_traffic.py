@@ -14,6 +14,7 @@ import hmac
 import json
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 # What customers write: FAQ questions phrased unlike faq/data/shop.yaml, small talk and questions the
@@ -133,30 +134,44 @@ class Sent:
             self.at[message_id] = start
 
 
-async def closed_loop(port: int, messages: Messages, *, clients: int, seconds: float) -> Sent:
-    """`clients` connections, each sending its next message as soon as the last is answered."""
-    sent, deadline = Sent(), time.perf_counter() + seconds
+def _ports(port: int | Sequence[int]) -> list[int]:
+    """One server's port, or several behind an imagined round-robin load balancer."""
+    return [port] if isinstance(port, int) else list(port)
 
-    async def client() -> None:
-        connection = Connection(port)
+
+async def closed_loop(port: int | Sequence[int], messages: Messages, *, clients: int, seconds: float) -> Sent:
+    """`clients` connections, each sending its next message as soon as the last is answered.
+
+    With several ports each client keeps a connection to every one and sends its messages to them in
+    turn, as a round-robin load balancer would; still one message in flight per client."""
+    sent, deadline, ports = Sent(), time.perf_counter() + seconds, _ports(port)
+
+    async def client(first: int) -> None:
+        connections, count = [Connection(p) for p in ports], first
         while time.perf_counter() < deadline:
-            await sent.one(connection, *messages.next())
-        connection.close()
+            await sent.one(connections[count % len(connections)], *messages.next())
+            count += 1
+        for connection in connections:
+            connection.close()
 
-    await asyncio.gather(*(client() for _ in range(clients)))
+    await asyncio.gather(*(client(n) for n in range(clients)))
     return sent
 
 
-async def open_loop(port: int, messages: Messages, *, rate: float, seconds: float, connections: int = 200) -> Sent:
+async def open_loop(
+    port: int | Sequence[int], messages: Messages, *, rate: float, seconds: float, connections: int = 200
+) -> Sent:
     """Offer `rate` messages per second whatever the answers; latency counts from each message's scheduled time.
 
     At most `connections` requests are in flight; messages still waiting for a connection when the
-    phase ends are not sent (counted in `unsent`), so a saturated server is not fed a backlog."""
-    sent, pool, phase_over = Sent(), asyncio.Queue(), asyncio.Event()
-    for _ in range(connections):
-        pool.put_nowait(Connection(port))
+    phase ends are not sent (counted in `unsent`), so a saturated server is not fed a backlog. With
+    several ports the messages go to each in turn and the connections are split between them."""
+    sent, phase_over, ports = Sent(), asyncio.Event(), _ports(port)
+    pools = [asyncio.Queue() for _ in ports]
+    for n in range(connections):
+        pools[n % len(pools)].put_nowait(Connection(ports[n % len(ports)]))
 
-    async def one(message_id: str, request: bytes, scheduled: float) -> None:
+    async def one(message_id: str, request: bytes, scheduled: float, pool: asyncio.Queue) -> None:
         connection = await pool.get()
         try:
             if phase_over.is_set():
@@ -169,7 +184,7 @@ async def open_loop(port: int, messages: Messages, *, rate: float, seconds: floa
     start, count, tasks = time.perf_counter(), 0, set()
     while (now := time.perf_counter()) < start + seconds:
         while count < int((now - start) * rate):
-            task = asyncio.create_task(one(*messages.next(), start + count / rate))
+            task = asyncio.create_task(one(*messages.next(), start + count / rate, pools[count % len(pools)]))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             count += 1
@@ -177,6 +192,7 @@ async def open_loop(port: int, messages: Messages, *, rate: float, seconds: floa
     phase_over.set()
     if tasks:
         await asyncio.wait(tasks)
-    while not pool.empty():
-        pool.get_nowait().close()
+    for pool in pools:
+        while not pool.empty():
+            pool.get_nowait().close()
     return sent
