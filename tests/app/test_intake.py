@@ -1,0 +1,80 @@
+"""Intake against a real store (SQLite, or PostgreSQL under make test-pg): once per platform id, in batches."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
+
+from adapters.base import Address, InboundMessage
+from app.engine.intake import Intake
+from app.store.database import create_engine, session_factory
+from app.store.tables import Base, Message
+
+
+def message(msgid: str, customer: str | None = "c1") -> InboundMessage:
+    return InboundMessage(Address("web", "default", customer), msgid, f"text {msgid}")
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator:
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def commits(engine) -> list[int]:
+    """One item per committed transaction, counted by SQLAlchemy's own event."""
+    seen: list[int] = []
+    event.listen(engine.sync_engine, "commit", lambda connection: seen.append(1))
+    return seen
+
+
+async def stored(sessions) -> list[str]:
+    async with sessions() as session:
+        return list(await session.scalars(select(Message.platform_message_id).order_by(Message.id)))
+
+
+async def test_concurrent_messages_are_stored_once_each_in_few_transactions(engine, commits):
+    sessions, notified = session_factory(engine), []
+    intake = Intake(sessions, notified.append)
+    ids = [f"m{n}" for n in range(60)]
+    retries = ["m3", "m3", "m40"]  # a platform retrying while the first delivery is being stored
+
+    outcomes = await asyncio.gather(*(intake.accept(message(i)) for i in ids + retries))
+
+    assert outcomes == [True] * 60 + [False] * 3
+    assert await stored(sessions) == ids
+    assert len(notified) == 60
+    assert len(commits) < 10  # batched: not one transaction per message
+
+
+async def test_a_message_seen_before_is_a_duplicate(engine):
+    intake = Intake(session_factory(engine), lambda address: None)
+
+    assert await intake.accept(message("m1")) is True
+    assert await intake.accept(message("m1")) is False
+
+
+async def test_a_message_the_store_refuses_fails_alone_and_its_batch_neighbours_are_stored(engine):
+    sessions = session_factory(engine)
+    intake = Intake(sessions, lambda address: None)
+
+    outcomes = await asyncio.gather(
+        intake.accept(message("m1")),
+        intake.accept(message("bad", customer=None)),  # violates NOT NULL: the whole batch fails first
+        intake.accept(message("m2")),
+        return_exceptions=True,
+    )
+
+    assert outcomes[0] is True and outcomes[2] is True
+    assert isinstance(outcomes[1], IntegrityError)
+    assert sorted(await stored(sessions)) == ["m1", "m2"]
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Message)) == 2
