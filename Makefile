@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.faq_speed --atec $(EVAL)/external/atec_sentences.txt.gz
 	$(BIN)/python -m benchmarks.faq_robustness --kb $(EVAL)/shop/kb.yaml \
 		--turns $(EVAL)/external/jddc2019_customer_turns.tsv $(EVAL)/external/ecd_taobao_customer_turns.tsv
+	$(BIN)/python -m benchmarks.tokeniser_port --eval $(EVAL)
 	$(BIN)/python -m benchmarks.faq_ranking --set "shop dev" $(EVAL)/shop/kb.yaml $(EVAL)/shop/faq_dev.csv \
 		--set BQ $(EVAL)/external/bq_faq_kb.yaml $(EVAL)/external/bq_faq_cases.csv
 	$(BIN)/python -m benchmarks.routing_check --eval $(EVAL)

@@ -45,7 +45,7 @@ SEED, UNSEEN, PERTURBED, REPEATS = 20240601, 1000, 200, 3
 SCAN_BUDGET = 12_000_000  # full-scan query × question pairs per size: all queries up to 10k, ~100 at 100k
 ANSWER = "您好，请查看帮助中心。"
 STAGES = ("normalise", "tokenise", "retrieve", "refine")
-PACKAGES = ("numpy", "scipy", "rapidfuzz", "jieba", "zhconv")
+PACKAGES = ("numpy", "scipy", "rapidfuzz", "rjieba", "zhconv")
 
 
 def read_atec(path: Path) -> list[str]:
@@ -213,7 +213,7 @@ def header(tokeniser_s: float, load: float) -> str:
 {os.getloadavg()[0]:.2f} at end
 - Python {platform.python_version()}, {", ".join(f"{p} {version(p)}" for p in PACKAGES)}; \
 single-threaded (BLAS/OpenMP pools at 1)
-- tokeniser init (jieba dictionary + lexicon words): {tokeniser_s:.2f} s, once per process, not in the figures
+- tokeniser init (rjieba dictionary + lexicon words): {tokeniser_s:.2f} s, once per process, not in the figures
 - queries: {UNSEEN:,} ATEC questions not in the KB + {PERTURBED} KB questions with one character dropped or \
 swapped; latency = median over {REPEATS} runs of each run's percentile; in brackets the p99 of each query's \
 best run (leaves out preemption by other processes)
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     if sizes[-1] > len(pool):
         sys.exit(f"largest size {sizes[-1]:,} exceeds the {len(pool):,} questions available")
     load, start = os.getloadavg()[0], perf_counter_ns()
-    tokeniser = Tokeniser(load_lexicon(BUILTIN_LEXICON))  # loads jieba's dictionary: timed apart
+    tokeniser = Tokeniser(load_lexicon(BUILTIN_LEXICON))  # loads the segmenter's dictionary: timed apart
     tokeniser_s = (perf_counter_ns() - start) / 1e9
     results = []
     for size in sizes:
