@@ -28,7 +28,6 @@ from time import perf_counter_ns
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
-import numpy as np  # noqa: E402
 from rapidfuzz import fuzz, process  # noqa: E402
 
 from faq.index import Query, SearchIndex  # noqa: E402
@@ -109,7 +108,7 @@ def stage_times(index: SearchIndex, q: str) -> tuple[int, int, int, int]:
 
     The public API has no per-stage hooks, so this repeats SearchIndex.parse and SearchIndex.search
     step by step through their private parts (keep in step with faq/index.py): retrieve is
-    `_lexical_scores` plus the exclusion and top-k selection, refine is `_refine` over the top-k."""
+    `_lexical_scores` plus the exclusion and `_best`, refine is `_refine` over the top-k."""
     tok, limit = index.tokeniser, max(Thresholds().suggestions, 2)
     t0 = perf_counter_ns()
     normalised = normalise(q)
@@ -118,10 +117,8 @@ def stage_times(index: SearchIndex, q: str) -> tuple[int, int, int, int]:
     query = Query(corrected, frozenset(tok.terms(corrected)), normalised)
     t2 = perf_counter_ns()
     scores = index._lexical_scores(query)
-    scores[[]] = -1.0  # no excluded entries here; kept so the step costs what search's does
-    count = min(max(index.weights.refine, limit), len(scores))
-    top = np.argpartition(-scores, count - 1)[:count]
-    ranked = [int(n) for n in top[np.argsort(-scores[top])] if scores[n] >= 0]
+    scores[[]] = 0.0  # no excluded entries here; kept so the step costs what search's does
+    ranked = index._best(scores, limit)
     t3 = perf_counter_ns()
     refined = [index._refine(query, n, float(scores[n])) for n in ranked]
     refined.sort(key=lambda s: s.score, reverse=True)
