@@ -76,6 +76,8 @@ class Conversation(Base):
         Index("ix_conversations_address", "channel", "account", "customer_id"),  # a customer's past ones too
         Index("ix_conversations_state", "state"),  # the assigner's and timers' queries, every second
         Index("ix_conversations_assigned_at", "assigned_at"),  # recent throughput, for the ETA
+        Index("ix_conversations_queued_at", "queued_at"),  # ops figures and reports: handoffs of a period
+        Index("ix_conversations_closed_at", "closed_at"),  # ... and closes (ratings) of a period
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -138,6 +140,7 @@ class Message(Base):
             postgresql_where=text("direction = 'in' AND processed_at IS NULL"),
         ),
         Index("ix_messages_conversation", "conversation_id", "id"),
+        Index("ix_messages_created_at", "created_at"),  # ops figures, gaps and reports read a period's messages
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
