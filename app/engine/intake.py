@@ -8,8 +8,9 @@ committed, so nothing is acknowledged that a crash could lose.
 
 Duplicates (a platform's retry, to this instance or another) are told apart by INSERT … ON
 CONFLICT DO NOTHING RETURNING: a message whose row is not returned was stored before. If a batch
-fails, its messages are written one by one, so one bad message (or a database outage) fails only
-the webhooks it concerns, which answer 503 and are retried by their platforms.
+fails on one message's value or constraint, its messages are written one by one, so the bad one
+fails alone; if the database cannot write at all (down, locked), the whole batch fails at once.
+Failed webhooks answer 503 and are retried by their platforms.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import asdict
 
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.base import Address, InboundMessage
@@ -60,19 +62,30 @@ class Intake:
         return True
 
     async def _write(self) -> None:
-        while self._waiting:
-            batch = self._waiting[: self._batch_size]
-            del self._waiting[: self._batch_size]
-            rows = [row for row, _ in batch]
-            try:
-                outcomes: list[bool | Exception] = list(await self._store(rows))
-            except Exception as exc:  # find the bad one: the others are stored and answered
-                outcomes = [exc] if len(rows) == 1 else [await self._store_alone(row) for row in rows]
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
-                if isinstance(outcome, Exception):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
+        batch: list[tuple[dict, asyncio.Future[bool]]] = []
+        try:
+            while self._waiting:
+                batch = self._waiting[: self._batch_size]
+                del self._waiting[: self._batch_size]
+                outcomes = await self._outcomes([row for row, _ in batch])
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if isinstance(outcome, Exception):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+        finally:  # cancelled (shutdown): nobody waits forever for a write that will not happen
+            for _, future in batch + self._waiting:
+                if not future.done():
+                    future.set_exception(ConnectionError("kefu is stopping"))
+            self._waiting.clear()
+
+    async def _outcomes(self, rows: list[dict]) -> list[bool | Exception]:
+        try:
+            return list(await self._store(rows))
+        except Exception as exc:
+            if len(rows) == 1 or not _about_one_row(exc):
+                return [exc] * len(rows)  # the database is down or locked: every webhook answers 503 now
+            return [await self._store_alone(row) for row in rows]  # find the bad one, store the others
 
     async def _store_alone(self, row: dict) -> bool | Exception:
         try:
@@ -90,6 +103,13 @@ class Intake:
             result = await session.execute(_insert_new(session).returning(*UNIQUE), unique_rows)
             inserted = {tuple(r) for r in result}
         return [first[_key(row)] == n and _key(row) in inserted for n, row in enumerate(rows)]
+
+
+def _about_one_row(exc: Exception) -> bool:
+    """A constraint or a value one message broke, as opposed to a database that cannot write at all."""
+    if isinstance(exc, IntegrityError | DataError):
+        return True
+    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)  # a value that cannot be bound
 
 
 def _insert_new(session: AsyncSession):

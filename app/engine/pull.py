@@ -5,8 +5,10 @@ pass once more, so a callback is never left behind and any number of overlapping
 one extra pass. With several instances (scale-out mode) a Redis lease per stream extends that
 across them: an instance whose callback arrives during another's pass waits for it to end, then
 passes once itself. If Redis cannot tell, the pass goes ahead: the platform's message ids keep
-a message from being accepted twice. A pass reads pages until `has_more` is false; each page's messages go through
-Intake (deduplicated on the platform's id) before its cursor is saved, so a crash re-reads a page
+a message from being accepted twice.
+
+A pass reads pages until `has_more` is false; each page's messages go through Intake
+(deduplicated on the platform's id) before its cursor is saved, so a crash re-reads a page
 and never skips one. Cursors live in `sync_cursors`: a restart resumes every stream from where it
 stopped instead of replaying the platform's history.
 

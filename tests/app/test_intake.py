@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import event, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event, func, make_url, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from adapters.base import Address, InboundMessage
 from app.engine.intake import Intake
@@ -78,3 +79,20 @@ async def test_a_message_the_store_refuses_fails_alone_and_its_batch_neighbours_
     assert sorted(await stored(sessions)) == ["m1", "m2"]
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Message)) == 2
+
+
+@pytest.mark.sqlite_only
+async def test_a_database_that_cannot_write_fails_the_whole_batch_at_once(engine, database_url):
+    errors: list[int] = []
+    event.listen(engine.sync_engine, "handle_error", lambda context: errors.append(1))
+    intake = Intake(session_factory(engine), lambda address: None)
+    blocker = sqlite3.connect(make_url(database_url).database, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # another writer holds the file past the busy timeout
+    try:
+        outcomes = await asyncio.gather(*(intake.accept(message(f"m{n}")) for n in range(20)), return_exceptions=True)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+    assert all(isinstance(outcome, OperationalError) for outcome in outcomes)
+    assert len(errors) == 1  # one failed write for the batch of twenty, not twenty more one by one
