@@ -32,6 +32,7 @@ class _LexiconModel(BaseModel):
     stopwords: list[str] = []
     goods: list[str] = []
     replies: list[str] = []
+    details: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Lexicon:
     stopwords: frozenset[str] = frozenset()
     goods: frozenset[str] = frozenset()  # names of things sold: what a message is about, not what it asks
     replies: frozenset[str] = frozenset()  # whole messages that only acknowledge ("收到", "知道了")
+    details: frozenset[str] = frozenset()  # what a customer hands over (a place, a phone): alone, not a question
 
     def merged(self, other: Lexicon) -> Lexicon:
         """`other` (the shop's) wins where both define a word."""
@@ -52,6 +54,7 @@ class Lexicon:
             (self.stopwords | other.stopwords) - set(other.canonical),
             self.goods | other.goods,
             self.replies | other.replies,
+            self.details | other.details,
         )
 
     def correction_pattern(self) -> re.Pattern | None:
@@ -90,6 +93,7 @@ def load_lexicon(path: Path) -> Lexicon:
         frozenset(model.stopwords),
         frozenset(goods),
         frozenset(w.strip().lower() for w in model.replies if w and w.strip()),
+        frozenset(canonical.get(w, w) for w in (w.strip().lower() for w in model.details) if w),
     )
 
 

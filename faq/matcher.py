@@ -84,7 +84,12 @@ def match(
         e.id for e in kb.conditional if not e.live(now, channel) or _vetoed(parsed.text, e.negative_keywords)
     )
     candidates = index.search(parsed, exclude=excluded, limit=max(thresholds.suggestions, 2))
-    return _decide(candidates, thresholds, parsed.normalised)
+    result = _decide(candidates, thresholds, parsed.normalised)
+    if result.decision == "answer" and parsed.terms <= index.tokeniser.lexicon.details:
+        why = f"only {'、'.join(sorted(parsed.terms))}: the customer may be giving it, not asking"
+        close = [c for c in candidates[: thresholds.suggestions] if c.score >= thresholds.suggest]
+        return MatchResult("suggest", candidates, [*result.reasons, why], parsed.normalised, suggestions=close)
+    return result
 
 
 def _vetoed(text: str, negative_keywords: tuple[str, ...]) -> bool:

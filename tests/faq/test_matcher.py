@@ -124,3 +124,21 @@ def test_a_bare_acknowledgement_is_not_answered():
     result = match("收到！", kb)
     assert result.decision == "none"
     assert result.reasons == ["an acknowledgement, not a question"]
+
+
+@pytest.mark.parametrize("query", ["13812345678 这是我电话", "电话", "新疆", "湖北武汉"])
+def test_a_message_that_only_hands_over_a_detail_is_never_answered_outright(kb, query):
+    assert match(query, kb).decision != "answer"
+
+
+def test_a_lone_detail_is_suggested_with_the_reason(kb):
+    result = match("新疆", kb)
+
+    assert result.decision == "suggest" and result.suggestions[0].entry.id == "delivery_area"
+    assert "not asking" in result.reasons[-1]
+
+
+def test_a_detail_with_a_question_about_it_is_answered(kb):
+    result = match("新疆能发吗", kb)
+
+    assert result.decision == "answer" and result.best.entry.id == "delivery_area"
