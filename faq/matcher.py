@@ -16,6 +16,7 @@ from typing import Literal
 
 from faq.index import Scored
 from faq.knowledge_base import KnowledgeBase
+from faq.lexicon import Lexicon
 from faq.normalise import Normalised, normalise
 
 Decision = Literal["answer", "suggest", "none"]
@@ -85,11 +86,19 @@ def match(
     )
     candidates = index.search(parsed, exclude=excluded, limit=max(thresholds.suggestions, 2))
     result = _decide(candidates, thresholds, parsed.normalised)
-    if result.decision == "answer" and parsed.terms <= index.tokeniser.lexicon.details:
-        why = f"only {'、'.join(sorted(parsed.terms))}: the customer may be giving it, not asking"
+    if result.decision == "answer" and (why := _too_little(parsed.terms, result.best, index.tokeniser.lexicon)):
         close = [c for c in candidates[: thresholds.suggestions] if c.score >= thresholds.suggest]
         return MatchResult("suggest", candidates, [*result.reasons, why], parsed.normalised, suggestions=close)
     return result
+
+
+def _too_little(terms: frozenset[str], best: Scored, lexicon: Lexicon) -> str | None:
+    """Why a good score is still no answer: the message says too little to be sure what it asks."""
+    if terms <= lexicon.details:  # "湖北武汉洪山区…", "电话 138…": handing a detail over
+        return f"only {'、'.join(sorted(terms))}: the customer may be giving it, not asking"
+    if all(len(term) < 2 for term in best.matched):  # "人呢", "我在找找", "错了": one character says little
+        return f"only single characters matched ({'、'.join(best.matched)}): too little to answer on"
+    return None
 
 
 def _vetoed(text: str, negative_keywords: tuple[str, ...]) -> bool:

@@ -142,3 +142,12 @@ def test_a_detail_with_a_question_about_it_is_answered(kb):
     result = match("新疆能发吗", kb)
 
     assert result.decision == "answer" and result.best.entry.id == "delivery_area"
+
+
+def test_single_characters_alone_are_too_little_to_answer_on():
+    kb = build(Entry("human", ("找真人客服",), "..."), Entry("invoice_fix", ("发票抬头开错了",), "..."))
+
+    for query in ("我在找找", "错了"):
+        result = match(query, kb)
+        assert result.decision != "answer", query
+    assert match("找人工客服", kb).decision == "answer"
