@@ -27,6 +27,7 @@ from app.api import (
     self_service,
     webhooks,
 )
+from app.engine.outage import describe_storage_error
 from app.privacy import configure_logging
 from app.services import Services
 from app.settings import Settings, get_settings
@@ -61,5 +62,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 async def _storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """The database is down or refusing: 503 and Retry-After, so callers retry rather than see a crash."""
-    log.error("%s %s: storage unavailable (%s)", request.method, request.url.path, type(exc).__name__)
+    log.error("%s %s: storage unavailable (%s)", request.method, request.url.path, describe_storage_error(exc))
     return JSONResponse({"detail": "storage unavailable, retry later"}, status_code=503, headers={"Retry-After": "5"})

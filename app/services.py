@@ -12,6 +12,7 @@ from functools import cache, partial
 import httpx
 from redis.asyncio import Redis
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from adapters.base import Adapter, Address, OutboundMessage, PullAdapter
@@ -28,6 +29,7 @@ from app.engine.conversations import ConversationEngine, EngineHooks
 from app.engine.dispatcher import Dispatcher
 from app.engine.handoffs import PlatformHandoffs
 from app.engine.intake import Intake
+from app.engine.outage import describe_storage_error
 from app.engine.outbox import Outbox
 from app.engine.pull import Puller
 from app.engine.waiting import SUPERVISORS
@@ -165,8 +167,16 @@ class Services:
         self.gauges.start()
         if self.settings.engine.workers > 0:  # an ingest-only instance leaves its messages to others
             self.sweeper = asyncio.create_task(self._sweep(), name="unprocessed-message sweeper")
-            await self._resume_pending()
-        await self.puller.resume()
+        try:
+            if self.settings.engine.workers > 0:
+                await self._resume_pending()
+            await self.puller.resume()
+        except (SQLAlchemyError, OSError) as exc:  # serve anyway: /readyz and webhooks say 503 until it works
+            log.error(
+                "storage unavailable at start-up (%s): webhooks answer 503 until it works, then the sweeper"
+                " resumes unprocessed messages and the next platform callbacks resume pulls",
+                describe_storage_error(exc),
+            )
 
     async def stop(self) -> None:
         drain = self.settings.engine.drain_seconds

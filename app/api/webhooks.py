@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from adapters.base import Adapter, WebhookRequest
 from adapters.errors import PayloadTooLarge, RequestRejected
 from app.deps import ServicesDep
+from app.engine.outage import describe_storage_error
 from app.rate_limits import Refusal
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ async def receive_webhook(channel: str, request: Request, services: ServicesDep,
             accepted += await services.intake.accept(message)
     except (SQLAlchemyError, OSError) as exc:  # OSError: the database refuses connections (down, restarting)
         # Not stored means not accepted: 503 makes the platform retry instead of losing the message.
-        log.error("storage unavailable for %s webhook: %s", channel, type(exc).__name__)
+        log.error("storage unavailable for %s webhook: %s", channel, describe_storage_error(exc))
         raise HTTPException(503, detail="storage unavailable, retry later") from None
     for hint in hints:
         services.puller.request(channel, account, hint)  # in the background: the platform gets its answer now

@@ -3,6 +3,10 @@
 A conversation gets one worker task while it has pending messages. `notify` during a run marks
 it to look again, so a message stored while the worker was finishing is never left behind (the
 worker stops when `process_next` says nothing else waits, unless it was told to look again).
+
+A message that keeps failing is parked after MAX_ATTEMPTS so its conversation goes on; but a
+store that cannot be reached or written (down, restarting, locked, disk full) is no fault of the
+message: those failures are waited out, however long, so an outage never parks a message unanswered.
 """
 
 from __future__ import annotations
@@ -11,8 +15,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
 from adapters.base import Address
 from app.engine.exclusive import ConversationBusy
+from app.engine.outage import OutageLog
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +29,14 @@ GiveUp = Callable[[Address, str], Awaitable[None]]
 
 MAX_ATTEMPTS = 5
 BUSY_RETRY_DELAYS = (0.02, 0.05, 0.1, 0.2, 0.4)  # seconds; about as long as a few messages take
+OUTAGE_MAX_DELAY = 30.0  # seconds between tries while the store is unavailable
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The store cannot be reached or written, as opposed to something this message causes."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | OSError):
+        return True
+    return bool(getattr(exc, "connection_invalidated", False))
 
 
 class Dispatcher:
@@ -33,6 +49,7 @@ class Dispatcher:
         self._running: dict[Address, asyncio.Task] = {}
         self._look_again: set[Address] = set()
         self._closing = False
+        self._outage = OutageLog(log, "processing (store unavailable)")
 
     @property
     def busy(self) -> bool:
@@ -61,17 +78,27 @@ class Dispatcher:
 
     async def _attempt(self, address: Address) -> bool:
         """Process one message, retrying failures; after MAX_ATTEMPTS park it as failed and move on."""
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        attempt, outage_wait, error = 0, self._retry_delay, ""
+        while attempt < MAX_ATTEMPTS:
             try:
-                return await self._process_next(address)
+                found = await self._process_next(address)
             except ConversationBusy:
                 return await self._wait_for_other_instance(address)
             except Exception as exc:  # a bug or an outage must not stop the other conversations
-                log.exception("processing %s failed (attempt %d/%d)", address.channel, attempt, MAX_ATTEMPTS)
-                error = f"{type(exc).__name__}: {exc}"
                 if self._closing:
                     return False
+                if is_outage(exc):
+                    self._outage.failed()
+                    await asyncio.sleep(outage_wait)
+                    outage_wait = min(outage_wait * 2, OUTAGE_MAX_DELAY)
+                    continue
+                attempt += 1
+                log.exception("processing %s failed (attempt %d/%d)", address.channel, attempt, MAX_ATTEMPTS)
+                error = f"{type(exc).__name__}: {exc}"
                 await asyncio.sleep(self._retry_delay * 2 ** (attempt - 1))
+            else:
+                self._outage.worked()
+                return found
         await self._give_up(address, error)
         return True
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import DBAPIError
+
 
 class OutageLog:
     def __init__(self, log: logging.Logger, what: str) -> None:
@@ -25,3 +27,13 @@ class OutageLog:
         if self._failures:
             self._log.warning("%s works again after %d failed passes", self._what, self._failures)
             self._failures = 0
+
+
+def describe_storage_error(exc: BaseException) -> str:
+    """What the database said, for the log: "OperationalError: database or disk is full", not just a type.
+
+    The driver's own message, first line only (no SQL, no parameters); the log filter masks the rest.
+    """
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    said = (str(cause).strip().splitlines() or [""])[0][:200]
+    return f"{type(exc).__name__}: {said}" if said else type(exc).__name__

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict, deque
 
+from sqlalchemy.exc import OperationalError
+
 from adapters.base import Address
-from app.engine.dispatcher import Dispatcher
+from app.engine.dispatcher import MAX_ATTEMPTS, Dispatcher
 
 
 class FakeInbox:
@@ -117,3 +119,23 @@ async def test_drain_lets_in_flight_work_finish_and_starts_nothing_new():
     inbox.pending[address(2)].append("late")
     await settle(dispatcher)
     assert ("late" not in [m for _, m in inbox.handled]) and len(inbox.handled) >= 1
+
+
+async def test_a_store_outage_is_waited_out_and_parks_nothing():
+    inbox = FakeInbox()
+    failures = MAX_ATTEMPTS + 3  # more than a poison message gets
+
+    async def store_down_for_a_while(addr: Address) -> bool:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise OperationalError("INSERT", {}, Exception("database or disk is full"))
+        return await inbox.process_next(addr)
+
+    dispatcher = Dispatcher(store_down_for_a_while, inbox.give_up, workers=1, retry_delay=0.0005)
+    inbox.pending[address(1)].append("m1")
+    dispatcher.notify(address(1))
+    await settle(dispatcher)
+
+    assert inbox.given_up == []
+    assert inbox.handled == [(address(1), "m1")]
