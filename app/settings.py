@@ -116,6 +116,7 @@ class EngineSettings(BaseModel):
     """How many conversations are worked on at once; 0 makes an ingest-only instance."""
 
     workers: int = Field(default=32, ge=0)
+    batch_size: int = Field(default=16, ge=1)  # most conversations' next messages handled in one transaction
     drain_seconds: float = 10
     sweep_seconds: float = Field(default=5, gt=0)  # how often messages left unprocessed are taken over
 

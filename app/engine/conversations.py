@@ -1,7 +1,8 @@
 """Process a conversation's next pending message: find or open the conversation, decide, store the outcome.
 
 Everything one message causes (replies, state change, the processed mark, outbox rows) commits
-in one transaction, so a crash either redoes the message or finds it fully done.
+in one transaction, so a crash either redoes the message or finds it fully done. Under load that
+transaction holds the next message of several conversations (ConversationEngine).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from app.engine.bot import Decision, decide
 from app.engine.closing import record_rating
 from app.engine.context import reading_to_dict, turn_for
 from app.engine.exclusive import ConversationBusy, hold_conversation
+from app.engine.group_commit import GroupCommit
+from app.engine.outage import is_outage
 from app.engine.replies import add_reply
 from app.engine.waiting import SUPERVISORS
 from app.knowledge import Routing
@@ -40,10 +43,31 @@ class EngineHooks:
     on_handoff: Callable[[Address, str, str], None]  # (address, conversation id, queue): tell the platform
 
 
+@dataclass
+class Handled:
+    """What one message caused, acted on once its batch is committed."""
+
+    message: Message
+    decision: Decision | None  # None: the message was a rating, thanked without the bot
+    conversation: Conversation | None
+    outbound: list[OutboundMessage]
+    more: bool  # another message of the address waits after this one
+
+
 class ConversationEngine:
-    def __init__(self, sessions: async_sessionmaker, hooks: EngineHooks) -> None:
+    """Conversations whose next messages are asked for together share one transaction (group commit).
+
+    Under load a transaction per message becomes one per batch, and the ORM writes each table's
+    rows for the whole batch together. If a message fails, the batch is rolled back and redone one
+    conversation at a time, so the failure stays with its own message; a store outage fails them all.
+    """
+
+    def __init__(self, sessions: async_sessionmaker, hooks: EngineHooks, *, batch_size: int = 16) -> None:
         self._sessions = sessions
         self._hooks = hooks
+        self._batches: GroupCommit[Address, bool] = GroupCommit(
+            self._process_batch, batch_size=batch_size, name="conversation engine"
+        )
 
     async def process_next(self, address: Address) -> bool:
         """Handle the oldest unprocessed message of `address`; True when another one waits after it.
@@ -51,30 +75,67 @@ class ConversationEngine:
         False when there was none, or this was the last. Raise ConversationBusy when another
         instance is handling this conversation right now.
         """
+        return await self._batches.submit(address)
+
+    async def _process_batch(self, addresses: list[Address]) -> list[bool | Exception]:
+        try:
+            return await self._process_together(addresses)
+        except Exception as exc:
+            if len(addresses) == 1 or is_outage(exc):
+                return [exc] * len(addresses)
+            return [await self._process_alone(address) for address in addresses]
+
+    async def _process_alone(self, address: Address) -> bool | Exception:
+        try:
+            return (await self._process_together([address]))[0]
+        except Exception as exc:
+            return exc
+
+    async def _process_together(self, addresses: list[Address]) -> list[bool | Exception]:
+        """One transaction for the next message of each address; then the after-commit work of each."""
+        outcomes: list[Handled | bool | Exception] = []
         async with self._sessions.begin() as session:
-            if not await hold_conversation(session, address):
-                raise ConversationBusy(address)
-            pending = await _next_pending_and_open(session, address)
-            if not pending:
-                return False
-            (message, current), routing = pending[0], self._hooks.routing()
-            thanks = None
-            if current is None:  # a bare 1-5 right after a close rates it
-                thanks = await record_rating(session, address, message, routing.rules.templates)
-            if thanks is not None:
-                outbound, decision, conversation = [thanks], None, None
-            else:
-                conversation = current or _new_conversation(session, address)
-                if message.customer:
-                    conversation.customer = message.customer
-                decision, outbound = await self._converse(session, conversation, message, routing, new=not current)
-            message.processed_at = utcnow()
-        if decision is not None:  # before the outbox, so a waiting chat is claimed first
-            _count(decision, conversation)
-            self._after(decision, conversation, message)
-        for item in outbound:
+            with session.no_autoflush:  # a single flush at the commit writes each table's rows together
+                for n, address in enumerate(addresses):
+                    if address in addresses[:n]:  # its staged message is unflushed: it would be handled twice
+                        outcomes.append(True)  # so the caller comes back once this one is committed
+                    else:
+                        outcomes.append(await self._handle_next(session, address))
+        for outcome in outcomes:
+            if isinstance(outcome, Handled):
+                try:
+                    self._after_commit(outcome)
+                except Exception:  # committed: redoing the batch would not redo this, so only say so
+                    log.exception("after-commit work for message %s failed", outcome.message.public_id)
+        return [outcome.more if isinstance(outcome, Handled) else outcome for outcome in outcomes]
+
+    async def _handle_next(self, session: AsyncSession, address: Address) -> Handled | bool | ConversationBusy:
+        """Decide on the address's oldest pending message and stage every write (False: none pending)."""
+        if not await hold_conversation(session, address):
+            return ConversationBusy(address)
+        pending = await _next_pending_and_open(session, address)
+        if not pending:
+            return False
+        (message, current), routing = pending[0], self._hooks.routing()
+        thanks = None
+        if current is None:  # a bare 1-5 right after a close rates it
+            thanks = await record_rating(session, address, message, routing.rules.templates)
+        if thanks is not None:
+            outbound, decision, conversation = [thanks], None, None
+        else:
+            conversation = current or _new_conversation(session, address)
+            if message.customer:
+                conversation.customer = message.customer
+            decision, outbound = await self._converse(session, conversation, message, routing, new=not current)
+        message.processed_at = utcnow()
+        return Handled(message, decision, conversation, outbound, more=len(pending) > 1)
+
+    def _after_commit(self, handled: Handled) -> None:
+        if handled.decision is not None:  # before the outbox, so a waiting chat is claimed first
+            _count(handled.decision, handled.conversation)
+            self._tell(handled.decision, handled.conversation, handled.message)
+        for item in handled.outbound:
             self._hooks.on_outbound(item)
-        return len(pending) > 1
 
     async def _converse(
         self, session: AsyncSession, conversation: Conversation, message: Message, routing: Routing, *, new: bool
@@ -102,7 +163,7 @@ class ConversationEngine:
         ]
         return decision, outbound
 
-    def _after(self, decision: Decision, conversation: Conversation, message: Message) -> None:
+    def _tell(self, decision: Decision, conversation: Conversation, message: Message) -> None:
         """Once committed: wake the assigner and tell the platform of a handoff, tell the agent who owns the chat."""
         if decision.handoff:
             self._hooks.on_queued()

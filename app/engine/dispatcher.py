@@ -15,12 +15,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-
 from adapters.base import Address
 from app.engine.exclusive import ConversationBusy
-from app.engine.outage import OutageLog
+from app.engine.outage import OutageLog, is_outage
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +27,6 @@ GiveUp = Callable[[Address, str], Awaitable[None]]
 MAX_ATTEMPTS = 5
 BUSY_RETRY_DELAYS = (0.02, 0.05, 0.1, 0.2, 0.4)  # seconds; about as long as a few messages take
 OUTAGE_MAX_DELAY = 30.0  # seconds between tries while the store is unavailable
-
-
-def is_outage(exc: BaseException) -> bool:
-    """The store cannot be reached or written, as opposed to something this message causes."""
-    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | OSError):
-        return True
-    return bool(getattr(exc, "connection_invalidated", False))
 
 
 class Dispatcher:

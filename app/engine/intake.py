@@ -1,10 +1,8 @@
 """Accept an inbound message: store it once (unique on channel, account and platform id), then queue it.
 
-Messages are written in batches (group commit): the first webhook starts a write at once, and
-those arriving while it runs wait for the next, which takes them all in one transaction. Under
-load that turns a transaction per message into one per batch (the ack path's main cost); alone, a
-message is written as soon as it comes. Each webhook still answers only after its own message is
-committed, so nothing is acknowledged that a crash could lose.
+Messages are written in batches (app/engine/group_commit.py): under load a transaction per
+message, the ack path's main cost, becomes one per batch. Each webhook still answers only after
+its own message is committed, so nothing is acknowledged that a crash could lose.
 
 Duplicates (a platform's retry, to this instance or another) are told apart by INSERT … ON
 CONFLICT DO NOTHING RETURNING: a message whose row is not returned was stored before. If a batch
@@ -15,7 +13,6 @@ Failed webhooks answer 503 and are retried by their platforms.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import asdict
@@ -27,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.base import Address, InboundMessage
 from app import metrics
+from app.engine.group_commit import GroupCommit
 from app.store.tables import Message
 
 log = logging.getLogger(__name__)
@@ -42,17 +40,11 @@ class Intake:
     ) -> None:
         self._sessions = sessions
         self._notify = notify
-        self._batch_size = batch_size
-        self._waiting: list[tuple[dict, asyncio.Future[bool]]] = []
-        self._writer: asyncio.Task | None = None
+        self._writes: GroupCommit[dict, bool] = GroupCommit(self._outcomes, batch_size=batch_size, name="intake writer")
 
     async def accept(self, message: InboundMessage) -> bool:
         """True when stored now, False when this platform message id was seen before."""
-        future = asyncio.get_running_loop().create_future()
-        self._waiting.append((_row(message), future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write(), name="intake writer")
-        stored = await asyncio.shield(future)  # a webhook that gives up does not undo its neighbours' batch
+        stored = await self._writes.submit(_row(message))
         address = message.address
         if not stored:
             log.info("duplicate %s message %s", address.channel, message.platform_message_id)
@@ -60,24 +52,6 @@ class Intake:
         metrics.MESSAGES_IN.labels(address.channel).inc()
         self._notify(address)
         return True
-
-    async def _write(self) -> None:
-        batch: list[tuple[dict, asyncio.Future[bool]]] = []
-        try:
-            while self._waiting:
-                batch = self._waiting[: self._batch_size]
-                del self._waiting[: self._batch_size]
-                outcomes = await self._outcomes([row for row, _ in batch])
-                for (_, future), outcome in zip(batch, outcomes, strict=True):
-                    if isinstance(outcome, Exception):
-                        future.set_exception(outcome)
-                    else:
-                        future.set_result(outcome)
-        finally:  # cancelled (shutdown): nobody waits forever for a write that will not happen
-            for _, future in batch + self._waiting:
-                if not future.done():
-                    future.set_exception(ConnectionError("kefu is stopping"))
-            self._waiting.clear()
 
     async def _outcomes(self, rows: list[dict]) -> list[bool | Exception]:
         try:

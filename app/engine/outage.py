@@ -1,4 +1,4 @@
-"""Log a background loop's failures once per outage, not once per pass.
+"""Store outages: telling them from a message's own failure, and logging them once, not once per pass.
 
 While the database is down the outbox and the assigner fail every pass; one traceback when it
 starts, a line when it ends, and quiet in between keep the log readable and the disk unfilled.
@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The store cannot be reached or written, as opposed to something one message causes."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | OSError):
+        return True
+    return bool(getattr(exc, "connection_invalidated", False))
 
 
 class OutageLog:

@@ -1,0 +1,53 @@
+"""Group commit: callers arriving while a transaction runs are served together by the next one.
+
+The first caller starts a write at once; those arriving while it runs wait for the next write,
+which takes them all (up to `batch_size`). Under load a transaction per caller becomes one per
+batch, and its fixed costs (a connection, BEGIN, COMMIT, each statement's set-up) are shared;
+alone, a caller is served as soon as it comes. The writer says what became of each item (a
+result, or the exception that item's caller gets), so one failure need not fail its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+Writer = Callable[[list[Item]], Awaitable[list[Result | Exception]]]  # one outcome per item, in order
+
+
+class GroupCommit(Generic[Item, Result]):
+    def __init__(self, write: Writer, *, batch_size: int, name: str) -> None:
+        self._write = write
+        self._batch_size = max(batch_size, 1)
+        self._name = name
+        self._waiting: list[tuple[Item, asyncio.Future]] = []
+        self._writer: asyncio.Task | None = None
+
+    async def submit(self, item: Item) -> Result:
+        """The item's outcome once its batch is committed; its exception raised here."""
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._run(), name=self._name)
+        return await asyncio.shield(future)  # a caller that gives up does not undo its neighbours' batch
+
+    async def _run(self) -> None:
+        batch: list[tuple[Item, asyncio.Future]] = []
+        try:
+            while self._waiting:
+                batch = self._waiting[: self._batch_size]
+                del self._waiting[: self._batch_size]
+                outcomes = await self._write([item for item, _ in batch])
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if isinstance(outcome, Exception):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+        finally:  # cancelled (shutdown): nobody waits forever for a write that will not happen
+            for _, future in batch + self._waiting:
+                if not future.done():
+                    future.set_exception(ConnectionError("kefu is stopping"))
+            self._waiting.clear()

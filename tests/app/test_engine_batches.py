@@ -1,0 +1,113 @@
+"""The conversation engine's group commit, on a real store: many conversations' next messages in one
+transaction, each handled once and in order, and a failing message failing alone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, select
+
+from adapters.base import Address
+from app.engine.conversations import ConversationEngine, EngineHooks
+from app.knowledge import build_knowledge_base, build_routing
+from app.settings import DEFAULT_RULES_FILE
+from app.store.database import create_engine, session_factory
+from app.store.tables import Base, Message
+
+FAQ = Path(__file__).parent / "fixtures" / "replay" / "faq_live"
+KB = build_knowledge_base(FAQ, {"shop_name": "小店"})
+ROUTING = build_routing(DEFAULT_RULES_FILE)
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator:
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def commits(store) -> list[int]:
+    """One item per committed transaction, counted by SQLAlchemy's own event."""
+    seen: list[int] = []
+    event.listen(store.sync_engine, "commit", lambda connection: seen.append(1))
+    return seen
+
+
+def ignore(*args: object) -> None:
+    """Outbox, assigner, consoles and platform: not part of these tests."""
+
+
+def conversation_engine(store) -> ConversationEngine:
+    return ConversationEngine(session_factory(store), EngineHooks(lambda: KB, lambda: ROUTING, *[ignore] * 4))
+
+
+async def arrive(store, customer: str, *texts: str, profile: dict | None = None) -> Address:
+    """The customer's messages, stored as intake stores them."""
+    async with session_factory(store).begin() as session:
+        for number, text in enumerate(texts):
+            session.add(
+                Message(
+                    channel="web",
+                    account="default",
+                    customer_id=customer,
+                    direction="in",
+                    sender="customer",
+                    platform_message_id=f"{customer}-{number}",
+                    text=text,
+                    customer=profile,
+                )
+            )
+    return Address("web", "default", customer)
+
+
+async def replies(store) -> list[tuple[str, str]]:
+    """(customer message answered, customer) for every bot reply, in the order stored."""
+    async with session_factory(store)() as session:
+        rows = await session.execute(
+            select(Message.in_reply_to, Message.customer_id)
+            .where(Message.direction == "out", Message.in_reply_to.is_not(None))
+            .order_by(Message.id)
+        )
+        return [tuple(row) for row in rows]
+
+
+async def test_many_conversations_are_processed_once_each_in_few_transactions(store, commits):
+    engine = conversation_engine(store)
+    addresses = [await arrive(store, f"c{n}", "什么时候发货") for n in range(24)]
+    commits.clear()
+
+    outcomes = await asyncio.gather(*(engine.process_next(address) for address in addresses))
+
+    assert outcomes == [False] * 24  # each handled, nothing else waits
+    assert sorted(await replies(store)) == sorted((f"c{n}-0", f"c{n}") for n in range(24))
+    assert len(commits) < 6  # batched: not one transaction per message
+
+
+async def test_a_message_that_fails_fails_alone_and_its_batch_neighbours_are_processed(store):
+    engine = conversation_engine(store)
+    good = [await arrive(store, f"c{n}", "什么时候发货") for n in range(3)]
+    bad = await arrive(store, "broken", "什么时候发货", profile={"tags": 5})  # a profile the engine cannot read
+
+    batch = [good[0], bad, *good[1:]]
+    outcomes = await asyncio.gather(*(engine.process_next(a) for a in batch), return_exceptions=True)
+
+    assert outcomes[0] is False and outcomes[2:] == [False, False]
+    assert isinstance(outcomes[1], TypeError)
+    assert sorted(await replies(store)) == [("c0-0", "c0"), ("c1-0", "c1"), ("c2-0", "c2")]
+
+
+async def test_one_address_asked_twice_in_a_batch_is_handled_once_per_message_in_order(store):
+    engine = conversation_engine(store)
+    address = await arrive(store, "c1", "什么时候发货", "发什么快递")
+
+    first = await asyncio.gather(engine.process_next(address), engine.process_next(address))
+    assert first == [True, True]  # the first handled, the second told to come back
+    assert await engine.process_next(address) is False  # the second message
+
+    assert await replies(store) == [("c1-0", "c1"), ("c1-1", "c1")]
