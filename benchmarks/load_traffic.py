@@ -181,9 +181,9 @@ async def open_loop(
         finally:
             pool.put_nowait(connection)
 
-    start, count, tasks = time.perf_counter(), 0, set()
+    start, count, tasks, total = time.perf_counter(), 0, set(), int(seconds * rate)
     while (now := time.perf_counter()) < start + seconds:
-        while count < int((now - start) * rate):
+        while count < total and start + count / rate <= now:  # each message as soon as its time has come
             task = asyncio.create_task(one(*messages.next(), start + count / rate, pools[count % len(pools)]))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
