@@ -20,7 +20,7 @@ from dataclasses import asdict
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from adapters.base import Address, InboundMessage
 from app import metrics
@@ -74,7 +74,7 @@ class Intake:
             first.setdefault(_key(row), n)
         unique_rows = [rows[n] for n in first.values()]
         async with self._sessions.begin() as session:
-            result = await session.execute(_insert_new(session).returning(*UNIQUE), unique_rows)
+            result = await session.execute(_INSERT_NEW[session.get_bind().dialect.name], unique_rows)
             inserted = {tuple(r) for r in result}
         return [first[_key(row)] == n and _key(row) in inserted for n, row in enumerate(rows)]
 
@@ -86,10 +86,12 @@ def _about_one_row(exc: Exception) -> bool:
     return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)  # a value that cannot be bound
 
 
-def _insert_new(session: AsyncSession):
-    """INSERT … ON CONFLICT DO NOTHING, which SQLite and PostgreSQL spell the same way."""
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    return insert(MESSAGES).on_conflict_do_nothing(index_elements=UNIQUE)
+# INSERT … ON CONFLICT DO NOTHING RETURNING, which SQLite and PostgreSQL spell the same way; built
+# once per dialect: building and keying it cost about as much as running it for a small batch.
+_INSERT_NEW = {
+    name: insert(MESSAGES).on_conflict_do_nothing(index_elements=UNIQUE).returning(*UNIQUE)
+    for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
 
 
 def _key(row: dict) -> Key:

@@ -13,7 +13,7 @@ import random
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, exists, select, update
+from sqlalchemy import Integer, Select, and_, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -109,30 +109,12 @@ class Outbox:
         room = self._policy.parallel - len(busy)
         if room <= 0:
             return []
-        earlier = aliased(OutboxItem)
-        blocked = exists().where(
-            and_(
-                earlier.conversation_id == OutboxItem.conversation_id,
-                earlier.status == OutboxStatus.PENDING,
-                earlier.id < OutboxItem.id,
-            )
-        )
-        query = (
-            select(OutboxItem.id, *_SENT_COLUMNS)
-            .join(Message, Message.id == OutboxItem.message_id)
-            .where(OutboxItem.status == OutboxStatus.PENDING, OutboxItem.next_attempt_at <= utcnow(), ~blocked)
-            .order_by(OutboxItem.id)
-            .limit(room + len(busy))
-        )
         shared = session.bind.dialect.name == "postgresql"
-        if shared:
-            query = query.with_for_update(skip_locked=True, of=OutboxItem)
-        rows = (await session.execute(query)).all()
+        rows = (await session.execute(_DUE[shared], {"now": utcnow(), "limit": room + len(busy)})).all()
         due = [(row[0], _outbound(*row[1:])) for row in rows if row.conversation_id not in busy][:room]
         if shared and due:
             lease = utcnow() + timedelta(seconds=self._policy.send_timeout_seconds * 2 + 5)
-            ids = [item_id for item_id, _ in due]
-            await session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(next_attempt_at=lease))
+            await session.execute(_LEASE, {"ids": [item_id for item_id, _ in due], "until": lease})
         return due
 
     async def _deliver(self, item_id: int, message: OutboundMessage) -> None:
@@ -184,6 +166,36 @@ _SENT_COLUMNS = (
     Message.account,
     Message.customer_id,
 )  # what an adapter needs; the message row carries the address, so no join with its conversation
+
+
+def _due_query(*, shared: bool) -> Select:
+    """Pending rows due by `now` with no earlier pending row in their conversation, oldest first, at most `limit`."""
+    earlier = aliased(OutboxItem)
+    blocked = exists().where(
+        and_(
+            earlier.conversation_id == OutboxItem.conversation_id,
+            earlier.status == OutboxStatus.PENDING,
+            earlier.id < OutboxItem.id,
+        )
+    )
+    query = (
+        select(OutboxItem.id, *_SENT_COLUMNS)
+        .join(Message, Message.id == OutboxItem.message_id)
+        .where(OutboxItem.status == OutboxStatus.PENDING, OutboxItem.next_attempt_at <= bindparam("now"), ~blocked)
+        .order_by(OutboxItem.id)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    return query.with_for_update(skip_locked=True, of=OutboxItem) if shared else query
+
+
+# Built once, with placeholders: building and keying this query for SQLAlchemy's compiled-SQL cache
+# cost more than running it, and the outbox runs it after every burst of replies.
+_DUE = {shared: _due_query(shared=shared) for shared in (False, True)}  # by "is the store PostgreSQL"
+_LEASE = (
+    update(OutboxItem.__table__)
+    .where(OutboxItem.__table__.c.id.in_(bindparam("ids", expanding=True)))
+    .values(next_attempt_at=bindparam("until"))
+)
 _STORE_SENT = (
     update(OutboxItem.__table__)
     .where(OutboxItem.__table__.c.id == bindparam("item"))
