@@ -144,7 +144,8 @@ class Message(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_id)
+    # The sentinel lets one flush insert many rows at once and still match each to its new id.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_id, insert_sentinel=True)
     conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id"))
     channel: Mapped[str] = mapped_column(String(32))
     account: Mapped[str] = mapped_column(String(64))
@@ -192,7 +193,8 @@ class OutboxItem(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    # A sentinel, as Message.public_id: one flush inserts a batch's rows together.
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True, insert_sentinel=True)
     conversation_id: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
