@@ -4,39 +4,21 @@ transaction, each handled once and in order, and a failing message failing alone
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from adapters.base import Address
 from app.engine.conversations import ConversationEngine, EngineHooks
 from app.knowledge import build_knowledge_base, build_routing
 from app.settings import DEFAULT_RULES_FILE
-from app.store.database import create_engine, session_factory
-from app.store.tables import Base, Message
+from app.store.database import session_factory
+from app.store.tables import Message
+from tests.utils.store_rows import unprocessed
 
 FAQ = Path(__file__).parent / "fixtures" / "replay" / "faq_live"
 KB = build_knowledge_base(FAQ, {"shop_name": "小店"})
 ROUTING = build_routing(DEFAULT_RULES_FILE)
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator:
-    engine = create_engine(database_url)
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def commits(store) -> list[int]:
-    """One item per committed transaction, counted by SQLAlchemy's own event."""
-    seen: list[int] = []
-    event.listen(store.sync_engine, "commit", lambda connection: seen.append(1))
-    return seen
 
 
 def ignore(*args: object) -> None:
@@ -51,18 +33,7 @@ async def arrive(store, customer: str, *texts: str, profile: dict | None = None)
     """The customer's messages, stored as intake stores them."""
     async with session_factory(store).begin() as session:
         for number, text in enumerate(texts):
-            session.add(
-                Message(
-                    channel="web",
-                    account="default",
-                    customer_id=customer,
-                    direction="in",
-                    sender="customer",
-                    platform_message_id=f"{customer}-{number}",
-                    text=text,
-                    customer=profile,
-                )
-            )
+            unprocessed(session, customer, f"{customer}-{number}", text, customer=profile)
     return Address("web", "default", customer)
 
 

@@ -17,9 +17,10 @@ from app.privacy import mask
 from app.replay import Version, replay, summarise
 from app.settings import DEFAULT_RULES_FILE
 from app.store.database import create_engine, session_factory
-from app.store.tables import Base, Conversation, Message
+from app.store.tables import Base, Conversation
 from app.transcripts import export_transcripts, read_transcripts
 from tests.app.test_cli import kefu
+from tests.utils.store_rows import unprocessed
 
 FIXTURES = Path(__file__).parent / "fixtures" / "replay"
 KB = build_knowledge_base(FIXTURES / "faq_live", {"shop_name": "小店"})
@@ -48,17 +49,7 @@ async def converse(sessions, customer: str, *texts: str) -> None:
     address = Address("web", "default", customer)
     for number, text in enumerate(texts):
         async with sessions.begin() as session:
-            session.add(
-                Message(
-                    channel="web",
-                    account="default",
-                    customer_id=customer,
-                    direction="in",
-                    sender="customer",
-                    platform_message_id=f"{customer}-{number}",
-                    text=text,
-                )
-            )
+            unprocessed(session, customer, f"{customer}-{number}", text)
         assert not await engine.process_next(address), "handled, and nothing else waits"
 
 

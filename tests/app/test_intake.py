@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import event, func, make_url, select
@@ -12,29 +11,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from adapters.base import Address, InboundMessage
 from app.engine.intake import Intake
-from app.store.database import create_engine, session_factory
-from app.store.tables import Base, Message
+from app.store.database import session_factory
+from app.store.tables import Message
 
 
 def message(msgid: str, customer: str | None = "c1") -> InboundMessage:
     return InboundMessage(Address("web", "default", customer), msgid, f"text {msgid}")
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator:
-    engine = create_engine(database_url)
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def commits(engine) -> list[int]:
-    """One item per committed transaction, counted by SQLAlchemy's own event."""
-    seen: list[int] = []
-    event.listen(engine.sync_engine, "commit", lambda connection: seen.append(1))
-    return seen
 
 
 async def stored(sessions) -> list[str]:
@@ -42,8 +24,8 @@ async def stored(sessions) -> list[str]:
         return list(await session.scalars(select(Message.platform_message_id).order_by(Message.id)))
 
 
-async def test_concurrent_messages_are_stored_once_each_in_few_transactions(engine, commits):
-    sessions, notified = session_factory(engine), []
+async def test_concurrent_messages_are_stored_once_each_in_few_transactions(store, commits):
+    sessions, notified = session_factory(store), []
     intake = Intake(sessions, notified.append)
     ids = [f"m{n}" for n in range(60)]
     retries = ["m3", "m3", "m40"]  # a platform retrying while the first delivery is being stored
@@ -56,15 +38,15 @@ async def test_concurrent_messages_are_stored_once_each_in_few_transactions(engi
     assert len(commits) < 10  # batched: not one transaction per message
 
 
-async def test_a_message_seen_before_is_a_duplicate(engine):
-    intake = Intake(session_factory(engine), lambda address: None)
+async def test_a_message_seen_before_is_a_duplicate(store):
+    intake = Intake(session_factory(store), lambda address: None)
 
     assert await intake.accept(message("m1")) is True
     assert await intake.accept(message("m1")) is False
 
 
-async def test_a_message_the_store_refuses_fails_alone_and_its_batch_neighbours_are_stored(engine):
-    sessions = session_factory(engine)
+async def test_a_message_the_store_refuses_fails_alone_and_its_batch_neighbours_are_stored(store):
+    sessions = session_factory(store)
     intake = Intake(sessions, lambda address: None)
 
     outcomes = await asyncio.gather(
@@ -82,10 +64,10 @@ async def test_a_message_the_store_refuses_fails_alone_and_its_batch_neighbours_
 
 
 @pytest.mark.sqlite_only
-async def test_a_database_that_cannot_write_fails_the_whole_batch_at_once(engine, database_url):
+async def test_a_database_that_cannot_write_fails_the_whole_batch_at_once(store, database_url):
     errors: list[int] = []
-    event.listen(engine.sync_engine, "handle_error", lambda context: errors.append(1))
-    intake = Intake(session_factory(engine), lambda address: None)
+    event.listen(store.sync_engine, "handle_error", lambda context: errors.append(1))
+    intake = Intake(session_factory(store), lambda address: None)
     blocker = sqlite3.connect(make_url(database_url).database, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # another writer holds the file past the busy timeout
     try:

@@ -91,3 +91,19 @@ def reply(
     )
     session.add(row)
     return row
+
+
+def unprocessed(session: AsyncSession, customer_id: str, platform_id: str, text: str, **fields: Any) -> Message:
+    """A customer's web message as intake stores it, waiting for the engine."""
+    row = Message(
+        channel="web",
+        account="default",
+        customer_id=customer_id,
+        direction="in",
+        sender="customer",
+        platform_message_id=platform_id,
+        text=text,
+        **fields,
+    )
+    session.add(row)
+    return row
