@@ -20,7 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, orm_insert_sentinel, relationship
 
 
 def utcnow() -> datetime:
@@ -174,6 +174,8 @@ class StateTransition(Base):
     to_state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Nothing else is unique before the insert: this counter lets one flush insert many rows together.
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
 
 class OutboxStatus:
