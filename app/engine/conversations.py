@@ -66,7 +66,7 @@ class ConversationEngine:
         self._sessions = sessions
         self._hooks = hooks
         self._batches: GroupCommit[Address, bool] = GroupCommit(
-            self._process_batch, batch_size=batch_size, name="conversation engine"
+            self._process_together, fails_all=is_outage, batch_size=batch_size, name="conversation engine"
         )
 
     async def process_next(self, address: Address) -> bool:
@@ -76,20 +76,6 @@ class ConversationEngine:
         instance is handling this conversation right now.
         """
         return await self._batches.submit(address)
-
-    async def _process_batch(self, addresses: list[Address]) -> list[bool | Exception]:
-        try:
-            return await self._process_together(addresses)
-        except Exception as exc:
-            if len(addresses) == 1 or is_outage(exc):
-                return [exc] * len(addresses)
-            return [await self._process_alone(address) for address in addresses]
-
-    async def _process_alone(self, address: Address) -> bool | Exception:
-        try:
-            return (await self._process_together([address]))[0]
-        except Exception as exc:
-            return exc
 
     async def _process_together(self, addresses: list[Address]) -> list[bool | Exception]:
         """One transaction for the next message of each address; then the after-commit work of each."""

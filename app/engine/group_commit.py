@@ -4,23 +4,26 @@ The first caller starts a write at once; those arriving while it runs wait for t
 which takes them all (up to `batch_size`). Under load a transaction per caller becomes one per
 batch, and its fixed costs (a connection, BEGIN, COMMIT, each statement's set-up) are shared;
 alone, a caller is served as soon as it comes. The writer says what became of each item (a
-result, or the exception that item's caller gets), so one failure need not fail its neighbours.
+result, or the exception that item's caller gets). If the whole write raises, `fails_all` says
+whether every item shares the failure (the database is down) or one item caused it: then each is
+written again on its own, so the bad one fails alone and its neighbours go through.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
-Writer = Callable[[list[Item]], Awaitable[list[Result | Exception]]]  # one outcome per item, in order
+Writer = Callable[[list[Item]], Awaitable[Sequence[Result | Exception]]]  # one outcome per item, in order
 
 
 class GroupCommit(Generic[Item, Result]):
-    def __init__(self, write: Writer, *, batch_size: int, name: str) -> None:
+    def __init__(self, write: Writer, *, fails_all: Callable[[Exception], bool], batch_size: int, name: str) -> None:
         self._write = write
+        self._fails_all = fails_all
         self._batch_size = max(batch_size, 1)
         self._name = name
         self._waiting: list[tuple[Item, asyncio.Future]] = []
@@ -40,7 +43,7 @@ class GroupCommit(Generic[Item, Result]):
             while self._waiting:
                 batch = self._waiting[: self._batch_size]
                 del self._waiting[: self._batch_size]
-                outcomes = await self._write([item for item, _ in batch])
+                outcomes = await self._outcomes([item for item, _ in batch])
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
                     if isinstance(outcome, Exception):
                         future.set_exception(outcome)
@@ -51,3 +54,17 @@ class GroupCommit(Generic[Item, Result]):
                 if not future.done():
                     future.set_exception(ConnectionError("kefu is stopping"))
             self._waiting.clear()
+
+    async def _outcomes(self, items: list[Item]) -> Sequence[Result | Exception]:
+        try:
+            return await self._write(items)
+        except Exception as exc:
+            if len(items) == 1 or self._fails_all(exc):
+                return [exc] * len(items)
+            return [await self._alone(item) for item in items]
+
+    async def _alone(self, item: Item) -> Result | Exception:
+        try:
+            return (await self._write([item]))[0]
+        except Exception as exc:
+            return exc

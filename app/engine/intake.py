@@ -40,7 +40,9 @@ class Intake:
     ) -> None:
         self._sessions = sessions
         self._notify = notify
-        self._writes: GroupCommit[dict, bool] = GroupCommit(self._outcomes, batch_size=batch_size, name="intake writer")
+        self._writes: GroupCommit[dict, bool] = GroupCommit(
+            self._store, fails_all=lambda exc: not _about_one_row(exc), batch_size=batch_size, name="intake writer"
+        )
 
     async def accept(self, message: InboundMessage) -> bool:
         """True when stored now, False when this platform message id was seen before."""
@@ -52,20 +54,6 @@ class Intake:
         metrics.MESSAGES_IN.labels(address.channel).inc()
         self._notify(address)
         return True
-
-    async def _outcomes(self, rows: list[dict]) -> list[bool | Exception]:
-        try:
-            return list(await self._store(rows))
-        except Exception as exc:
-            if len(rows) == 1 or not _about_one_row(exc):
-                return [exc] * len(rows)  # the database is down or locked: every webhook answers 503 now
-            return [await self._store_alone(row) for row in rows]  # find the bad one, store the others
-
-    async def _store_alone(self, row: dict) -> bool | Exception:
-        try:
-            return (await self._store([row]))[0]
-        except Exception as exc:
-            return exc
 
     async def _store(self, rows: list[dict]) -> list[bool]:
         """One transaction: each row's outcome, True if stored now. A key twice in the batch is stored once."""
