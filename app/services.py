@@ -33,6 +33,7 @@ from app.engine.outage import describe_storage_error
 from app.engine.outbox import Outbox
 from app.engine.pull import Puller
 from app.engine.waiting import SUPERVISORS
+from app.http_client import http_client
 from app.knowledge import Routing, build_knowledge_base, build_routing
 from app.live import LiveHub
 from app.live_files import LiveFiles
@@ -84,7 +85,7 @@ class Services:
     def build(cls, settings: Settings) -> Services:
         db = create_engine(settings.database_url)
         sessions = session_factory(db)
-        http = httpx.AsyncClient(timeout=settings.outbox.send_timeout_seconds)
+        http = http_client(settings.outbox.send_timeout_seconds)
         built: list[Adapter] = [_web_adapter(settings, http)]
         built += [_wechat_mp_adapter(name, account, http) for name, account in settings.wechat_mp.items()]
         built += [_wecom_kf_adapter(name, account, http) for name, account in settings.wecom_kf.items()]
