@@ -12,6 +12,8 @@ at once, without backing off. Here every aiohttp failure becomes the httpx error
 
 from __future__ import annotations
 
+from urllib.request import getproxies, proxy_bypass_environment
+
 import aiohttp
 import httpx
 
@@ -38,6 +40,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def __init__(self, max_connections: int = 100) -> None:
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None  # made on first use: it needs the running loop
+        # HTTP(S)_PROXY and NO_PROXY apply as with httpx's own transport; read once (aiohttp's
+        # trust_env reads the whole environment again for every request)
+        self._proxies = getproxies()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeout = request.extensions.get("timeout", {})
@@ -47,6 +52,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 str(request.url),
                 headers=request.headers.multi_items(),
                 data=request.content or None,
+                proxy=self._proxy_for(request.url),
                 allow_redirects=False,  # httpx follows redirects itself, when asked to
                 auto_decompress=False,  # httpx decodes the body by its Content-Encoding
                 timeout=aiohttp.ClientTimeout(
@@ -72,9 +78,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=httpx.create_ssl_context())
-            # trust_env: HTTP(S)_PROXY and NO_PROXY apply as they did with httpx's own transport
-            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False, trust_env=True)
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
         return self._session
+
+    def _proxy_for(self, url: httpx.URL) -> str | None:
+        if not self._proxies or proxy_bypass_environment(url.host, self._proxies):
+            return None
+        return self._proxies.get(url.scheme)
 
 
 def _httpx_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError:

@@ -133,7 +133,7 @@ async def test_nothing_listening_is_a_connect_error() -> None:
                 await client.get(f"http://127.0.0.1:{port}/send")
 
 
-async def test_an_egress_proxy_from_the_environment_is_used(serve, monkeypatch) -> None:
+async def test_an_egress_proxy_from_the_environment_is_used_except_for_no_proxy_hosts(serve, monkeypatch) -> None:
     request_lines: list[bytes] = []
 
     async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -145,8 +145,8 @@ async def test_an_egress_proxy_from_the_environment_is_used(serve, monkeypatch) 
 
     proxy_url = (await serve(proxy)).removesuffix("/send")
     monkeypatch.setenv("HTTP_PROXY", proxy_url)
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     async with http_client(5) as client:
         assert (await client.post("http://api.shop.example/send", content=b"{}")).status_code == 200
-    assert request_lines == [b"POST http://api.shop.example/send HTTP/1.1"]
+        assert (await client.post(f"{proxy_url}/direct", content=b"{}")).status_code == 200
+    assert request_lines == [b"POST http://api.shop.example/send HTTP/1.1", b"POST /direct HTTP/1.1"]
