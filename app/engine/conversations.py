@@ -11,8 +11,9 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import Row, and_, bindparam, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from adapters.base import Address, OutboundMessage
 from app import metrics
@@ -57,8 +58,9 @@ class Handled:
 class ConversationEngine:
     """Conversations whose next messages are asked for together share one transaction (group commit).
 
-    Under load a transaction per message becomes one per batch, and the ORM writes each table's
-    rows for the whole batch together. If a message fails, the batch is rolled back and redone one
+    Under load a transaction per message becomes one per batch: one query reads the batch's
+    pending messages (after the conversations' locks, on PostgreSQL), and the ORM writes each
+    table's rows for the whole batch together. If a message fails, the batch is rolled back and redone one
     conversation at a time, so the failure stays with its own message; a store outage fails them all.
     """
 
@@ -82,11 +84,15 @@ class ConversationEngine:
         outcomes: list[Handled | bool | Exception] = []
         async with self._sessions.begin() as session:
             with session.no_autoflush:  # a single flush at the commit writes each table's rows together
+                held = [a for a in dict.fromkeys(addresses) if await hold_conversation(session, a)]
+                pending = await _next_pending_and_open(session, held)  # after the locks: what is pending now
                 for n, address in enumerate(addresses):
                     if address in addresses[:n]:  # its staged message is unflushed: it would be handled twice
                         outcomes.append(True)  # so the caller comes back once this one is committed
+                    elif address not in held:
+                        outcomes.append(ConversationBusy(address))
                     else:
-                        outcomes.append(await self._handle_next(session, address))
+                        outcomes.append(await self._handle_next(session, address, pending.get(address, ())))
         for outcome in outcomes:
             if isinstance(outcome, Handled):
                 try:
@@ -95,11 +101,13 @@ class ConversationEngine:
                     log.exception("after-commit work for message %s failed", outcome.message.public_id)
         return [outcome.more if isinstance(outcome, Handled) else outcome for outcome in outcomes]
 
-    async def _handle_next(self, session: AsyncSession, address: Address) -> Handled | bool | ConversationBusy:
-        """Decide on the address's oldest pending message and stage every write (False: none pending)."""
-        if not await hold_conversation(session, address):
-            return ConversationBusy(address)
-        pending = await _next_pending_and_open(session, address)
+    async def _handle_next(
+        self, session: AsyncSession, address: Address, pending: Sequence[tuple[Message, Conversation | None]]
+    ) -> Handled | bool:
+        """Decide on the address's oldest pending message and stage every write (False: none pending).
+
+        `pending`: its oldest two unprocessed messages, each with its open conversation (or None);
+        the second only says whether to come back for more."""
         if not pending:
             return False
         (message, current), routing = pending[0], self._hooks.routing()
@@ -211,12 +219,21 @@ def _record(message: Message, conversation: Conversation, decision: Decision) ->
 
 
 async def _next_pending_and_open(
-    session: AsyncSession, address: Address
-) -> Sequence[Row[tuple[Message, Conversation]]]:
-    """(message, the address's open conversation or None) for its oldest two unprocessed messages, in one query.
+    session: AsyncSession, addresses: list[Address]
+) -> dict[Address, list[tuple[Message, Conversation | None]]]:
+    """For each address, its oldest two unprocessed messages with its open conversation (or None).
 
-    The second row only says whether to come back for more."""
-    return (await session.execute(_PENDING_AND_OPEN, _at(address))).all()
+    One query per channel and account among them (a batch usually has one): the customers are
+    looked up in the address index together (customer_id IN …), each at the cost of one lookup."""
+    customers: dict[tuple[str, str], list[str]] = {}
+    for address in addresses:
+        customers.setdefault((address.channel, address.account), []).append(address.customer_id)
+    found: dict[Address, list[tuple[Message, Conversation | None]]] = {}
+    for (channel, account), ids in customers.items():
+        query = {"channel": channel, "account": account, "customers": ids}
+        for message, conversation in await session.execute(_PENDING_AND_OPEN, query):
+            found.setdefault(Address(channel, account, message.customer_id), []).append((message, conversation))
+    return found
 
 
 def _at(address: Address) -> dict[str, str]:
@@ -237,26 +254,34 @@ _OLDEST_PENDING = (
     .order_by(Message.id)
     .limit(1)
 )
-_PENDING_AND_OPEN = (
-    select(Message, Conversation)
-    .outerjoin(
-        Conversation,
-        and_(
-            Conversation.channel == Message.channel,
-            Conversation.account == Message.account,
-            Conversation.customer_id == Message.customer_id,
-            Conversation.state != ConversationState.CLOSED,
-        ),
+_PENDING_PLACES = (  # the customers' unprocessed messages, numbered from each one's oldest
+    select(
+        Message,
+        func.row_number().over(partition_by=Message.customer_id, order_by=Message.id).label("place"),
     )
     .where(
         Message.channel == bindparam("channel"),
         Message.account == bindparam("account"),
-        Message.customer_id == bindparam("customer"),
+        Message.customer_id.in_(bindparam("customers", expanding=True)),
         Message.direction == "in",
         Message.processed_at.is_(None),
     )
-    .order_by(Message.id)
-    .limit(2)
+    .subquery()
+)
+_PENDING = aliased(Message, _PENDING_PLACES)
+_PENDING_AND_OPEN = (
+    select(_PENDING, Conversation)
+    .outerjoin(
+        Conversation,
+        and_(
+            Conversation.channel == _PENDING.channel,
+            Conversation.account == _PENDING.account,
+            Conversation.customer_id == _PENDING.customer_id,
+            Conversation.state != ConversationState.CLOSED,
+        ),
+    )
+    .where(_PENDING_PLACES.c.place <= 2)
+    .order_by(_PENDING_PLACES.c.id)
 )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from adapters.base import Address
 from app.engine.conversations import ConversationEngine, EngineHooks
@@ -58,6 +58,29 @@ async def test_many_conversations_are_processed_once_each_in_few_transactions(st
     assert outcomes == [False] * 24  # each handled, nothing else waits
     assert sorted(await replies(store)) == sorted((f"c{n}-0", f"c{n}") for n in range(24))
     assert len(commits) < 6  # batched: not one transaction per message
+
+
+async def test_a_batch_reads_the_pending_messages_of_all_its_conversations_in_one_query(store, commits):
+    engine = conversation_engine(store)
+    addresses = [await arrive(store, f"c{n}", "什么时候发货", "发什么快递") for n in range(8)]
+    reads: list[str] = []
+    event.listen(
+        store.sync_engine,
+        "before_cursor_execute",
+        lambda connection, cursor, statement, *rest: reads.append(statement) if "row_number" in statement else None,
+    )
+    commits.clear()
+
+    first = await asyncio.gather(*(engine.process_next(address) for address in addresses))
+    assert first == [True] * 8  # each conversation's first message handled, and its second seen waiting
+    assert len(reads) == len(commits) < 8  # one read per batch, not one per conversation
+    second = await asyncio.gather(*(engine.process_next(address) for address in addresses))
+    assert second == [False] * 8  # now in the conversations the first messages opened
+
+    answered = await replies(store)
+    assert sorted(answered) == sorted((f"c{n}-{m}", f"c{n}") for n in range(8) for m in range(2))
+    for n in range(8):
+        assert [reply for reply, customer in answered if customer == f"c{n}"] == [f"c{n}-0", f"c{n}-1"]
 
 
 async def test_a_message_that_fails_fails_alone_and_its_batch_neighbours_are_processed(store):
