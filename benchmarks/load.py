@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50, help="connections in the closed-loop phases")
     parser.add_argument("--seconds", type=float, default=10, help="length of each closed-loop phase")
-    parser.add_argument("--rates", default="20,50,100,200,500,1000", help="offered msg/s in the open-loop phases")
+    parser.add_argument("--rates", default="20,50,100,200,300,500,1000", help="offered msg/s in the open-loop phases")
     parser.add_argument("--rate-seconds", type=float, default=5, help="length of each open-loop phase")
     parser.add_argument("--drain-limit", type=float, default=60, help="longest wait for the backlog after a phase")
     parser.add_argument("--no-scaleout", action="store_true", help="skip the two instances on PostgreSQL + Redis")
