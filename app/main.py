@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,9 +45,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = Services.build(settings)
         app.state.services = services
         await services.start()
+        # What start-up made (code, the FAQ index, lexicons, rules) lives as long as the process.
+        # Frozen, the collector's full passes skip it; unfrozen, each pass walked all of it and
+        # stalled every request in flight for 50-130 ms under load.
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()  # the process goes on (tests): let what it frees be collected again
             await services.stop()
 
     app = FastAPI(title="kefu", version="0.1.0", lifespan=lifespan)
