@@ -1,8 +1,9 @@
 """The one outbound HTTP client: httpx's API (what adapters call) over aiohttp's connection pool.
 
-httpx's own async transport (httpcore over anyio, h11 in pure Python) cost 0.6 to 1.4 ms of CPU
+httpx's own async transport (httpcore over anyio, h11 in pure Python) cost 0.6 to 1 ms of CPU
 per request here, more the more requests were in flight: one delivered reply cost more than
-answering the message. aiohttp's pool and C parser cost about 0.3 ms, flat with concurrency.
+answering the message. aiohttp's pool and C parser cost about 0.3 ms, flat with concurrency
+(benchmarks/results/http_client.md).
 Adapters keep httpx's requests, responses and errors; only the transport is swapped.
 
 httpx-aiohttp does the same, but it reports a dropped connection as ConnectTimeout and lets
