@@ -52,7 +52,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 request.method,
                 str(request.url),
                 headers=request.headers.multi_items(),
-                data=request.content or None,
+                data=await request.aread() or None,  # read: a multipart upload is a stream until then
                 proxy=self._proxy_for(request.url),
                 allow_redirects=False,  # httpx follows redirects itself, when asked to
                 auto_decompress=False,  # httpx decodes the body by its Content-Encoding

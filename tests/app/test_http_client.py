@@ -63,6 +63,22 @@ async def test_sends_the_request_as_built_and_reads_the_response(serve) -> None:
     assert response.json() == {"ok": True, "text": "已发货"}  # decoded by httpx from gzip
 
 
+async def test_a_multipart_upload_is_sent_whole(serve) -> None:
+    bodies: list[bytes] = []
+
+    async def upload(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        bodies.append((await _read_request(reader))[1])
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    url = await serve(upload)
+    async with http_client(5) as client:
+        await client.post(url, files={"media": ("receipt.jpg", b"\xff\xd8 image bytes", "image/jpeg")})
+    assert b'name="media"; filename="receipt.jpg"' in bodies[0]
+    assert b"\xff\xd8 image bytes" in bodies[0]
+
+
 async def test_keeps_connections_alive_between_requests(serve) -> None:
     connections = 0
 
