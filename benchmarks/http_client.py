@@ -28,6 +28,7 @@ import uvloop
 
 from app.http_client import http_client
 from benchmarks.load_servers import start_ceiling
+from benchmarks.results_file import publish
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "http_client.md"
@@ -104,9 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Markdown results file")
     args = parser.parse_args(argv)
     text = uvloop.run(run(args))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    print(text + f"\nwritten to {args.out}")
+    publish(text, args.out)
 
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ from benchmarks.load_scaleout import scaleout, skipped
 from benchmarks.load_seed import seed_customers
 from benchmarks.load_servers import CallbackReceiver, Served, start_ceiling, start_kefu
 from benchmarks.load_traffic import Messages, closed_loop, open_loop
+from benchmarks.results_file import publish
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "load.md"
@@ -179,9 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.rates = [int(r) for r in args.rates.split(",")]
     text = uvloop.run(run(args))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    print(text + f"\nwritten to {args.out}")
+    publish(text, args.out)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from app.knowledge import build_routing
 from app.settings import DEFAULT_RULES_FILE, SAMPLE_FAQ_DIR
+from benchmarks.results_file import publish
 from faq.loader import load_knowledge_base
 from faq.matcher import match
 from routing.emotion import EmotionReader
@@ -131,8 +132,7 @@ def main() -> None:
     with (args.eval / "external" / "jddc2019_customer_turns.tsv").open(encoding="utf-8") as handle:
         turns = [r["text"] for r in csv.DictReader(handle, delimiter="\t") if r.get("text")]
     text = render(dev, weibo_figures, speed(turns))
-    args.out.write_text(text, encoding="utf-8")
-    print(text)
+    publish(text, args.out)
 
 
 if __name__ == "__main__":

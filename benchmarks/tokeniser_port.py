@@ -26,6 +26,7 @@ import jieba
 import rjieba
 import yaml
 
+from benchmarks.results_file import publish
 from faq.lexicon import shop_lexicon
 from faq.normalise import normalise
 from faq.tokenise import LEXICON_WORD_FREQUENCY, Tokeniser
@@ -128,9 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "tokeniser_port.md")
     args = parser.parse_args(argv)
     text = run(args.eval)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    print(text + f"\nwritten to {args.out}")
+    publish(text, args.out)
 
 
 if __name__ == "__main__":
