@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 
@@ -159,4 +160,5 @@ def test_l3_escalation_is_posted_to_the_staff_group(kefu_factory, feishu):
     assert "原因：投诉/曝光威胁 12315" in text
     assert "最后消息：我要打12315投诉你们，我电话138****5678" in text and "13812345678" not in text
     assert "控制台：https://kefu.e2e.test/console" in text
-    assert "L3 alert for conversation" in process.log_path.read_text()
+    log = process.wait_for_log("L3 alert for conversation")
+    assert re.search(r"L3 alert for conversation \S+ posted to Feishu", log)

@@ -38,6 +38,16 @@ class KefuProcess:
     def log_path(self) -> Path:
         return self.workdir / "kefu.log"
 
+    def wait_for_log(self, text: str, timeout: float = 10) -> str:
+        """The log once it holds `text`: kefu logs an outcome after the peer has answered, so a
+        test that has seen the peer's side must still wait for kefu's line."""
+        deadline = time.monotonic() + timeout
+        while text not in (log := self.log_path.read_text(encoding="utf-8")):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not logged within {timeout}s:\n{log[-2000:]}")
+            time.sleep(0.05)
+        return log
+
     def _environ(self) -> dict[str, str]:
         clean = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
         return {**clean, "PYTHONPATH": str(ROOT), **self.env}
