@@ -16,8 +16,8 @@ from routing.rules import Rules
 
 RECENT = 12
 UNHELPFUL = {"suggest", "clarify"}
-_RECENT = (  # built once: see _PENDING in app/engine/conversations.py
-    select(Message)
+_RECENT = (  # built once: see _PENDING in app/engine/conversations.py; rows, not entities (read only)
+    select(Message.direction, Message.sender, Message.meta)
     .where(Message.conversation_id == bindparam("conversation"), Message.id < bindparam("before"))
     .order_by(Message.id.desc())
     .limit(RECENT)
@@ -28,10 +28,10 @@ async def turn_for(
     session: AsyncSession, conversation: Conversation, message: Message, rules: Rules, *, new: bool = False
 ) -> Turn:
     """`new`: the conversation opens with this message, so it has no past to read."""
-    recent: Sequence[Message] = ()
+    recent: Sequence[PastMessage] = ()
     if not new:
         with session.no_autoflush:  # what this transaction staged is not among the earlier messages
-            recent = (await session.scalars(_RECENT, {"conversation": conversation.id, "before": message.id})).all()
+            recent = (await session.execute(_RECENT, {"conversation": conversation.id, "before": message.id})).all()
     vip = is_vip(conversation.customer or {}, rules)
     return turn_from(recent, conversation.state, message.text, conversation.channel, vip=vip)
 
