@@ -203,7 +203,8 @@ def header(args, load: float, two) -> list[str]:
         f"- parameters: `--clients {args.clients} --seconds {args.seconds:g} --rates {','.join(map(str, args.rates))} "
         f"--rate-seconds {args.rate_seconds:g} --drain-limit {args.drain_limit:g}`",
         "- kefu: `kefu migrate` + `kefu serve` (one uvicorn worker, uvloop, httptools, no access log), a fresh "
-        "SQLite file, `KEFU_ENV=test`, the sample FAQ and rules, engine and outbox at their defaults; "
+        "SQLite file, `KEFU_ENV=test`, `KEFU_LOG_LEVEL=WARNING`, the sample FAQ and rules, engine and outbox at "
+        "their defaults; "
         "`KEFU_LIMITS__PER_IP=100000/second` (all load comes from 127.0.0.1, like a platform's few addresses), "
         "per-customer limit at its default 60/minute",
         "- traffic: signed web-channel messages, 70% FAQ questions, 20% small talk or questions the FAQ lacks, "
