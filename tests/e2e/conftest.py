@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -86,3 +87,14 @@ def refunds_kefu(kefu_factory: Callable[..., KefuProcess], tmp_path: Path) -> Ke
 def post_signed(base_url: str, body: bytes, *, timestamp: int | None = None, timeout: float = 10) -> httpx.Response:
     headers = signed_headers(SECRET, body, timestamp=timestamp)
     return httpx.post(f"{base_url}/webhooks/web", content=body, headers=headers, timeout=timeout)
+
+
+def wait_for_outbox(database: str, channel: str, predicate: Callable[[list], bool], timeout: float = 15) -> list[tuple]:
+    """The channel's outbox rows, (status, last_error), once `predicate` holds for them."""
+    sql = f"SELECT status, last_error FROM outbox WHERE channel = '{channel}'"
+    deadline = time.monotonic() + timeout
+    while not predicate(rows := query(database, sql)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the {channel} outbox never satisfied the condition; got {rows}")
+        time.sleep(0.05)
+    return rows

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import httpx
@@ -12,6 +11,7 @@ import pytest
 from app.settings import SAMPLE_FAQ_DIR
 from tests.e2e.conftest import post_signed
 from tests.utils.signing import web_message
+from tests.utils.waiting import wait_until
 
 OPS_TOKEN = "ops-test-token-0123456789abcdef"
 GIFT_ENTRY = "  - id: gift_wrap\n    questions: [能包装成礼物吗, 有礼品包装吗]\n    answer: 可以免费礼品包装哦\n"
@@ -36,27 +36,22 @@ def ask(base_url: str, text: str, token: str | None = OPS_TOKEN) -> httpx.Respon
     return httpx.post(f"{base_url}/api/ops/faq/ask", json={"text": text}, headers=headers)
 
 
-def eventually(check, timeout: float = 10):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
-
-
 def test_a_new_entry_goes_live_without_a_restart(live_kefu, faq_dir):
     assert ask(live_kefu.url, "能包装成礼物吗").json()["answer_id"] != "gift_wrap"
 
     (faq_dir / "gifts.yaml").write_text("entries:\n" + GIFT_ENTRY, encoding="utf-8")
 
-    assert eventually(lambda: ask(live_kefu.url, "能包装成礼物吗").json()["answer_id"] == "gift_wrap")
+    wait_until(
+        lambda: ask(live_kefu.url, "能包装成礼物吗").json()["answer_id"] == "gift_wrap", "the new entry answers", 10
+    )
 
 
 def test_a_broken_edit_keeps_the_last_good_version_and_names_the_line(live_kefu, faq_dir):
     (faq_dir / "gifts.yaml").write_text("entries:\n" + GIFT_ENTRY + "  - id: broken\n    questions: [x]\n", "utf-8")
 
-    ready = eventually(lambda: httpx.get(f"{live_kefu.url}/readyz").json()["checks"]["faq"]["error"])
+    ready = wait_until(
+        lambda: httpx.get(f"{live_kefu.url}/readyz").json()["checks"]["faq"]["error"], "an FAQ error", 10
+    )
 
     assert f"{faq_dir / 'gifts.yaml'}:5: answer: Field required" in ready
     assert httpx.get(f"{live_kefu.url}/readyz").status_code == 200, "the last good version still serves"

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from tests.e2e.conftest import post_signed, query
+from tests.e2e.conftest import post_signed, query, wait_for_outbox
 from tests.utils.fake_platform import Call, FakePlatform
 from tests.utils.feishu_events import APP_ID, CHAT_ID, challenge, message_event, signed
 from tests.utils.kefu_process import KefuProcess
@@ -68,16 +68,6 @@ def post_event(base_url: str, payload: dict, *, signature: str | None = None) ->
     return httpx.post(f"{base_url}/webhooks/feishu/{ACCOUNT}", content=body, headers=headers, timeout=10)
 
 
-def wait_for_outbox(database, predicate: Callable[[list], bool], timeout: float = 15) -> list[tuple]:
-    sql = "SELECT status, last_error FROM outbox WHERE channel = 'feishu'"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate(rows := query(database, sql)):
-            return rows
-        time.sleep(0.05)
-    raise AssertionError(f"outbox never satisfied the condition; got {query(database, sql)}")
-
-
 def test_url_verification_answers_the_challenge(feishu_kefu):
     response = post_event(feishu_kefu.url, challenge(TOKEN))
 
@@ -93,7 +83,7 @@ def test_question_is_answered_in_the_chat(feishu_kefu, feishu, database):
     [send] = feishu.wait_for_sends(1)
     assert send["receive_id"] == CHAT_ID and send["msg_type"] == "text"
     assert "48小时" in json.loads(send["content"])["text"]
-    assert wait_for_outbox(database, lambda rows: rows == [("delivered", None)])
+    assert wait_for_outbox(database, "feishu", lambda rows: rows == [("delivered", None)])
     log = feishu_kefu.log_path.read_text()
     assert APP_SECRET not in log and ENCRYPT_KEY not in log
 
@@ -130,7 +120,7 @@ def test_bot_outside_the_chat_fails_the_delivery_for_good(feishu_kefu, feishu, d
 
     post_event(feishu_kefu.url, message_event("ev_e2e_5", token=TOKEN))
 
-    [(status, error)] = wait_for_outbox(database, lambda rows: rows and rows[0][0] != "pending")
+    [(status, error)] = wait_for_outbox(database, "feishu", lambda rows: rows and rows[0][0] != "pending")
     assert status == "failed"
     assert "Bot/User can NOT be out of the chat" in error
     assert feishu.sends == []

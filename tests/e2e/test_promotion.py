@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
@@ -11,6 +10,7 @@ import pytest
 from app.settings import DEFAULT_RULES_FILE
 from tests.e2e.conftest import post_signed, query
 from tests.utils.signing import web_message
+from tests.utils.waiting import wait_until
 
 OPS_TOKEN = "e2e-ops-token-0123456789abcdef"
 BANNER = "双十一期间咨询量大，回复可能稍慢，感谢耐心～"
@@ -44,13 +44,6 @@ def ops(kefu, method: str, path: str, **kwargs) -> httpx.Response:
     return httpx.request(method, f"{kefu.url}/api/ops{path}", headers=headers, timeout=10, **kwargs)
 
 
-def wait_until(condition, what: str, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
-
-
 def test_promo_on_puts_the_banner_first_and_offers_waiting_customers_to_leave_a_message(
     kefu, rules, callback, database
 ):
@@ -60,7 +53,7 @@ def test_promo_on_puts_the_banner_first_and_offers_waiting_customers_to_leave_a_
     after = rules.read_text(encoding="utf-8")
     assert "# 大促模式" in after, "the ops' comments survive the switch"
     assert len(after.splitlines()) == len(before.splitlines())
-    wait_until(lambda: ops(kefu, "GET", "/promotion").json()["enabled"], "the service never took promo mode live")
+    wait_until(lambda: ops(kefu, "GET", "/promotion").json()["enabled"], "the service took promo mode live")
 
     assert post_signed(kefu.url, web_message("什么时候发货", customer_id="a", message_id="a-1")).status_code == 200
     first, answer = callback.wait_for(lambda got: len(got) >= 2)[:2]
@@ -73,7 +66,7 @@ def test_promo_on_puts_the_banner_first_and_offers_waiting_customers_to_leave_a_
     assert query(database, "SELECT ticket FROM conversations WHERE customer_id = 'b'") == [(1,)]
 
     kefu.cli("promo", "off", "--rules", str(rules))
-    wait_until(lambda: not ops(kefu, "GET", "/promotion").json()["enabled"], "promo mode never went off")
+    wait_until(lambda: not ops(kefu, "GET", "/promotion").json()["enabled"], "promo mode went off")
 
 
 def test_a_broadcast_reaches_everyone_waiting_and_no_one_else(kefu, callback):

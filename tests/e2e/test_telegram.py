@@ -10,7 +10,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.e2e.conftest import query
+from tests.e2e.conftest import query, wait_for_outbox
 from tests.utils.fake_platform import Call, FakePlatform
 from tests.utils.kefu_process import KefuProcess
 from tests.utils.telegram_updates import CHAT_ID, body, photo, update
@@ -60,16 +60,6 @@ def post_update(base_url: str, payload: dict, *, secret: str | None = SECRET) ->
     return httpx.post(f"{base_url}/webhooks/telegram/{ACCOUNT}", content=body(payload), headers=headers, timeout=10)
 
 
-def wait_for_outbox(database, predicate: Callable[[list], bool], timeout: float = 15) -> list[tuple]:
-    sql = "SELECT status, last_error FROM outbox WHERE channel = 'telegram'"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate(rows := query(database, sql)):
-            return rows
-        time.sleep(0.05)
-    raise AssertionError(f"outbox never satisfied the condition; got {query(database, sql)}")
-
-
 def test_question_is_answered_with_send_message(telegram_kefu, bot_api, database):
     response = post_update(telegram_kefu.url, update(500001, text="什么时候发货"))
 
@@ -78,7 +68,7 @@ def test_question_is_answered_with_send_message(telegram_kefu, bot_api, database
     [send] = bot_api.wait_for_sends(1)
     assert send["chat_id"] == str(CHAT_ID)
     assert "48小时" in send["text"]
-    assert wait_for_outbox(database, lambda rows: rows == [("delivered", None)])
+    assert wait_for_outbox(database, "telegram", lambda rows: rows == [("delivered", None)])
     log = telegram_kefu.log_path.read_text()
     assert BOT_TOKEN not in log and SECRET not in log
 
@@ -116,7 +106,7 @@ def test_blocked_bot_fails_the_delivery_for_good(telegram_kefu, bot_api, databas
 
     post_update(telegram_kefu.url, update(500005))
 
-    [(status, error)] = wait_for_outbox(database, lambda rows: rows and rows[0][0] != "pending")
+    [(status, error)] = wait_for_outbox(database, "telegram", lambda rows: rows and rows[0][0] != "pending")
     assert status == "failed"
     assert "bot was blocked by the user" in error
     assert bot_api.sends == []

@@ -12,7 +12,7 @@ import pytest
 from wechatpy.crypto import WeChatCrypto as PlatformCrypto
 from wechatpy.utils import WeChatSigner
 
-from tests.e2e.conftest import query
+from tests.e2e.conftest import query, wait_for_outbox
 from tests.utils.fake_platform import Call, FakePlatform
 from tests.utils.kefu_process import KefuProcess
 
@@ -84,19 +84,6 @@ def post_message(base_url: str, content: str, msg_id: str, *, msg_signature: str
     return httpx.post(f"{base_url}/webhooks/wechat_mp/{ACCOUNT}", params=params, content=body.encode(), timeout=10)
 
 
-def outbox_rows(database) -> list[tuple[str, str | None]]:
-    return query(database, "SELECT status, last_error FROM outbox WHERE channel = 'wechat_mp'")
-
-
-def wait_for_outbox(database, predicate: Callable[[list], bool], timeout: float = 15) -> list[tuple]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate(rows := outbox_rows(database)):
-            return rows
-        time.sleep(0.05)
-    raise AssertionError(f"outbox never satisfied the condition; got {outbox_rows(database)}")
-
-
 def test_url_verification_echoes_echostr(mp_kefu):
     params = {**signed_params("verify1"), "echostr": "42e2e"}
 
@@ -115,7 +102,7 @@ def test_safe_mode_question_is_answered_through_the_cs_api(mp_kefu, tencent, dat
     [send] = tencent.wait_for_sends(1)
     assert send["touser"] == OPENID and send["msgtype"] == "text"
     assert "48小时" in send["text"]["content"]
-    assert wait_for_outbox(database, lambda rows: rows == [("delivered", None)])
+    assert wait_for_outbox(database, "wechat_mp", lambda rows: rows == [("delivered", None)])
     log = mp_kefu.log_path.read_text()
     assert "/cgi-bin/token" in log and APP_SECRET not in log and "e2e-access-token" not in log
 
@@ -145,7 +132,7 @@ def test_closed_reply_window_fails_the_delivery_for_good(mp_kefu, tencent, datab
 
     post_message(mp_kefu.url, "什么时候发货", "7000000000000000004")
 
-    [(status, error)] = wait_for_outbox(database, lambda rows: rows and rows[0][0] != "pending")
+    [(status, error)] = wait_for_outbox(database, "wechat_mp", lambda rows: rows and rows[0][0] != "pending")
     assert status == "failed"
     assert "48-hour reply window closed" in error
     assert tencent.sends == []

@@ -12,7 +12,7 @@ import pytest
 from wechatpy.crypto import WeChatCrypto as PlatformCrypto
 from wechatpy.utils import WeChatSigner
 
-from tests.e2e.conftest import query
+from tests.e2e.conftest import query, wait_for_outbox
 from tests.utils.fake_platform import Call, FakePlatform
 from tests.utils.kefu_process import KefuProcess
 
@@ -105,16 +105,6 @@ def post_message(base_url: str, content: str, msg_id: str, *, msg_signature: str
     return httpx.post(url, params=params, content=body, headers=headers, timeout=10)
 
 
-def wait_for_outbox(database, predicate: Callable[[list], bool], timeout: float = 15) -> list[tuple]:
-    sql = "SELECT status, last_error FROM outbox WHERE channel = 'wechat_shop'"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate(rows := query(database, sql)):
-            return rows
-        time.sleep(0.05)
-    raise AssertionError(f"outbox never satisfied the condition; got {query(database, sql)}")
-
-
 def test_url_verification_echoes_echostr(shop_kefu):
     params = {**signed_params("verify1"), "echostr": "4375120948345356249"}
 
@@ -133,7 +123,7 @@ def test_question_is_answered_through_sendmsg(shop_kefu, tencent, database):
     assert send["open_id"] == OPENID and send["msg_type"] == "text"
     assert "48小时" in send["text"]["content"]
     assert len(send["request_id"]) == 32
-    assert wait_for_outbox(database, lambda rows: rows == [("delivered", None)])
+    assert wait_for_outbox(database, "wechat_shop", lambda rows: rows == [("delivered", None)])
     log = shop_kefu.log_path.read_text()
     assert APP_SECRET not in log and "e2e-shop-token-" not in log
 
@@ -157,7 +147,7 @@ def test_revoked_token_is_refreshed_and_the_reply_resent_once(shop_kefu, tencent
     post_message(shop_kefu.url, "能开发票吗", "3895464567618158004")
 
     tencent.wait_for_sends(2)
-    assert wait_for_outbox(database, lambda rows: rows == [("delivered", None)] * 2)
+    assert wait_for_outbox(database, "wechat_shop", lambda rows: rows == [("delivered", None)] * 2)
     assert tencent.send_calls == ["e2e-shop-token-1", "e2e-shop-token-1", "e2e-shop-token-3"]
     assert tencent.tokens_issued == 2
     assert query(database, "SELECT attempts FROM outbox WHERE channel = 'wechat_shop' ORDER BY id") == [(1,), (1,)]

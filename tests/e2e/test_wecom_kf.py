@@ -14,6 +14,7 @@ from wechatpy.enterprise.crypto import WeChatCrypto as PlatformCrypto
 from tests.e2e.conftest import query
 from tests.utils.fake_platform import Call, FakePlatform
 from tests.utils.kefu_process import KefuProcess
+from tests.utils.waiting import wait_until
 
 ACCOUNT = "shop"  # its URL is /webhooks/wecom_kf/shop
 CORP_ID = "wwe2e0123456789ab"
@@ -133,14 +134,6 @@ def signed_callback(callback_token: str = "cb-token-1", *, nonce: str = "n0nce")
 
 def post_callback(base_url: str, request: dict | None = None) -> httpx.Response:
     return httpx.post(f"{base_url}/webhooks/wecom_kf/{ACCOUNT}", **(request or signed_callback()))
-
-
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        time.sleep(0.05)
 
 
 def test_url_verification_answers_the_decrypted_echostr(kf_kefu):
