@@ -122,7 +122,7 @@ class Services:
         hooks = EngineHooks(lambda: faq.current, live_routing, on_outbound, assigner.poke, publish, handoffs.notify)
         engine = ConversationEngine(sessions, hooks, batch_size=settings.engine.batch_size)
         dispatcher = Dispatcher(engine.process_next, engine.give_up, workers=settings.engine.workers)
-        intake = Intake(sessions, dispatcher.notify)
+        intake = Intake(db, dispatcher.notify)
         pullers = {key: a for key, a in adapters.items() if isinstance(a, PullAdapter)}
         puller = Puller(sessions, pullers, intake, leases=leadership.lease)
         return cls(

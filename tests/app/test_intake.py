@@ -26,7 +26,7 @@ async def stored(sessions) -> list[str]:
 
 async def test_concurrent_messages_are_stored_once_each_in_few_transactions(store, commits):
     sessions, notified = session_factory(store), []
-    intake = Intake(sessions, notified.append)
+    intake = Intake(store, notified.append)
     ids = [f"m{n}" for n in range(60)]
     retries = ["m3", "m3", "m40"]  # a platform retrying while the first delivery is being stored
 
@@ -39,7 +39,7 @@ async def test_concurrent_messages_are_stored_once_each_in_few_transactions(stor
 
 
 async def test_a_message_seen_before_is_a_duplicate(store):
-    intake = Intake(session_factory(store), lambda address: None)
+    intake = Intake(store, lambda address: None)
 
     assert await intake.accept(message("m1")) is True
     assert await intake.accept(message("m1")) is False
@@ -47,7 +47,7 @@ async def test_a_message_seen_before_is_a_duplicate(store):
 
 async def test_a_message_the_store_refuses_fails_alone_and_its_batch_neighbours_are_stored(store):
     sessions = session_factory(store)
-    intake = Intake(sessions, lambda address: None)
+    intake = Intake(store, lambda address: None)
 
     outcomes = await asyncio.gather(
         intake.accept(message("m1")),
@@ -67,7 +67,7 @@ async def test_a_message_the_store_refuses_fails_alone_and_its_batch_neighbours_
 async def test_a_database_that_cannot_write_fails_the_whole_batch_at_once(store, database_url):
     errors: list[int] = []
     event.listen(store.sync_engine, "handle_error", lambda context: errors.append(1))
-    intake = Intake(session_factory(store), lambda address: None)
+    intake = Intake(store, lambda address: None)
     blocker = sqlite3.connect(make_url(database_url).database, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # another writer holds the file past the busy timeout
     try:

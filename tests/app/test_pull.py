@@ -76,7 +76,7 @@ class FlakyIntake(Intake):
     """Storage that fails once on the message ids in `fail_once`."""
 
     def __init__(self, sessions, fail_once: set[str]) -> None:
-        super().__init__(sessions, lambda address: None)
+        super().__init__(sessions.kw["bind"], lambda address: None)
         self.fail_once = fail_once
 
     async def accept(self, message: InboundMessage) -> bool:
@@ -96,7 +96,7 @@ async def sessions(database_url: str) -> AsyncIterator:
 
 
 def puller(sessions, platform: ScriptedPlatform, intake: Intake | None = None, **kwargs) -> Puller:
-    intake = intake or Intake(sessions, lambda address: None)
+    intake = intake or Intake(sessions.kw["bind"], lambda address: None)
     return Puller(sessions, {KEY: platform}, intake, retry_wait=0, clock=lambda: NOW, **kwargs)
 
 
