@@ -23,7 +23,8 @@ async def read_metrics(services: ServicesDep) -> Response:
 class RequestTimer:
     """Latency per route template (/webhooks/{channel}), never per raw path, so labels stay few.
 
-    Plain ASGI rather than BaseHTTPMiddleware: no extra task per request on the webhook's ack path.
+    Plain ASGI rather than BaseHTTPMiddleware: no extra task per request. Webhook POSTs, which
+    bypass FastAPI (app/main.py KefuApp), are timed there under the same labels.
     """
 
     def __init__(self, app: ASGIApp) -> None:

@@ -1,8 +1,13 @@
-"""Platform callbacks: size check, verify, parse, store once (or start a pull), answer at once; processing after."""
+"""Platform callbacks: size check, verify, parse, store once (or start a pull), answer at once; processing after.
+
+The route below serves GET handshakes and documents both methods in the OpenAPI schema; POSTs,
+a promotion peak's traffic, are answered by `answer` before FastAPI's machinery (app/main.py).
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -13,15 +18,30 @@ from adapters.errors import PayloadTooLarge, RequestRejected
 from app.deps import ServicesDep
 from app.engine.outage import describe_storage_error
 from app.rate_limits import Refusal
+from app.services import Services
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+_URL = re.compile(r"/webhooks/(?P<channel>[^/]+)(?:/(?P<account>[^/]+))?")  # as the routes below match
 
 
 @router.api_route("/{channel}", methods=["GET", "POST"])
 @router.api_route("/{channel}/{account}", methods=["GET", "POST"])
 async def receive_webhook(channel: str, request: Request, services: ServicesDep, account: str = "default") -> Response:
     """One URL per account: /webhooks/<channel>/<account>; /webhooks/<channel> is the account "default"."""
+    return await answer(services, channel, account, request)
+
+
+def target(path: str) -> tuple[str, str, str] | None:
+    """(route template, channel, account) when `path` is a webhook URL."""
+    if (match := _URL.fullmatch(path)) is None:
+        return None
+    if match["account"] is None:
+        return "/webhooks/{channel}", match["channel"], "default"
+    return "/webhooks/{channel}/{account}", match["channel"], match["account"]
+
+
+async def answer(services: Services, channel: str, account: str, request: Request) -> Response:
     adapter = services.adapters.get((channel, account))
     if adapter is None:
         raise HTTPException(
