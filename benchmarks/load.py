@@ -1,19 +1,21 @@
 """Load on one kefu instance in embedded mode (SQLite), then on two sharing PostgreSQL + Redis, in
 benchmarks/results/load.md.
 
-    python -m benchmarks.load [--clients 50] [--seconds 10] [--rates 20,50,100,200,500,1000] [--rate-seconds 5]
-                              [--no-scaleout]
+    python -m benchmarks.load [--clients 50] [--seconds 10] [--ack-rounds 3] [--rates 20,50,100,200,500,1000]
+                              [--rate-seconds 5] [--no-scaleout]
 
 Starts kefu as a real process (`kefu migrate`, `kefu serve`, a fresh SQLite file in a temporary folder)
 and, in this process, the shop's callback endpoint, which notes when the first reply to each message
 arrives. Traffic is signed web-channel messages: 70% FAQ questions phrased unlike the sample FAQ, 20%
 small talk or questions it lacks, 10% angry ones (handed off); see benchmarks/load_traffic.py.
 
-1. Ceiling: a FastAPI POST returning {"ok": true}, under uvicorn with kefu's settings, same generator.
-2. Ack path, closed loop, `--clients` connections for `--seconds`: first an instance that only stores
-   (KEFU_ENGINE__WORKERS=0); then one instance doing everything, customers drawn from 1k ids, then
-   from 100k ids already in its store (benchmarks/load_seed.py). After each phase the run waits until
-   nothing is pending (messages processed, replies delivered), so CPU per message is the whole cost.
+1. Ceiling and ack path, closed loop, `--clients` connections for `--seconds`, in `--ack-rounds`
+   alternating rounds: a FastAPI POST returning {"ok": true} under uvicorn with kefu's settings (the
+   ceiling), then an instance that only stores (KEFU_ENGINE__WORKERS=0). The machine's speed drifts
+   between minutes, so each round's ratio is taken within the round and the median round is reported.
+2. One instance doing everything, closed loop: customers drawn from 1k ids, then from 100k ids already
+   in its store (benchmarks/load_seed.py). After each phase the run waits until nothing is pending
+   (messages processed, replies delivered), so CPU per message is the whole cost.
 3. Fully processed, open loop: each of `--rates` offered for `--rate-seconds`, new customers.
 4. Scale-out (benchmarks/load_scaleout.py; skipped with `--no-scaleout` or without PostgreSQL and
    redis-server installed): two instances on a throwaway PostgreSQL and Redis, the generator sending
@@ -95,6 +97,11 @@ async def read_store(db: Path, receiver: CallbackReceiver, phases: list[Phase]) 
         return counts, await audit(fetch, receiver, phases)
 
 
+async def ack_round(workdir: Path, secret: str, args, number: int) -> tuple[Phase, Phase]:
+    """The ceiling, then the ack path alone, one right after the other: the pair's ratio is the round's."""
+    return await ceiling(workdir, args), await ingest_only(workdir / f"ingest-{number}", secret, args)
+
+
 async def ceiling(workdir: Path, args) -> Phase:
     server = await start_ceiling(workdir)
     try:
@@ -105,9 +112,8 @@ async def ceiling(workdir: Path, args) -> Phase:
         server.stop()
 
 
-async def ingest_only(workdir: Path, secret: str, args) -> Phase:
+async def ingest_only(folder: Path, secret: str, args) -> Phase:
     """The ack path alone: an instance that stores messages and processes none (KEFU_ENGINE__WORKERS=0)."""
-    folder = workdir / "ingest"
     folder.mkdir()
     url = sqlite_url(folder / "kefu.db")
     settings = kefu_settings(url, secret, "http://127.0.0.1:9/unused", KEFU_ENGINE__WORKERS="0")
@@ -159,19 +165,19 @@ async def run(args) -> str:
         receiver = CallbackReceiver(secret)
         await receiver.start()
         try:
-            top = await ceiling(workdir, args)
-            ingest = await ingest_only(workdir, secret, args)
+            ack = [await ack_round(workdir, secret, args, number) for number in range(args.ack_rounds)]
             instance = await embedded(workdir, receiver, secret, args)
         finally:
             await receiver.stop()
         two = skipped("skipped with `--no-scaleout`") if args.no_scaleout else await scaleout(workdir, secret, args)
-    return report(top, ingest, instance, receiver, two, args, load)
+    return report(ack, instance, receiver, two, args, load)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50, help="connections in the closed-loop phases")
     parser.add_argument("--seconds", type=float, default=10, help="length of each closed-loop phase")
+    parser.add_argument("--ack-rounds", type=int, default=3, help="alternating rounds of ceiling and ack path")
     parser.add_argument("--rates", default="20,50,100,200,300,500,1000", help="offered msg/s in the open-loop phases")
     parser.add_argument("--rate-seconds", type=float, default=5, help="length of each open-loop phase")
     parser.add_argument("--drain-limit", type=float, default=60, help="longest wait for the backlog after a phase")

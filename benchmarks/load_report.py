@@ -166,6 +166,26 @@ def scaleout_goal(two) -> str:
     )
 
 
+def median_round(rounds: list, receiver) -> tuple:
+    """The (ceiling, ack path) pair whose ratio is the median (the lower one of an even count)."""
+    ordered = sorted(rounds, key=lambda pair: ratio(pair, receiver))
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def ratio(pair: tuple, receiver) -> float:
+    top, ingest = (figures(phase, receiver)["rate"] for phase in pair)
+    return ingest / top
+
+
+def rounds_line(rounds: list, receiver) -> str:
+    rates = [[figures(phase, receiver)["rate"] for phase in pair] for pair in rounds]
+    each = ", ".join(f"{top:,.0f} / {ingest:,.0f} = {ingest / top:.2f}" for top, ingest in rates)
+    return (
+        f"The ceiling and the ingest-only instance ran in {len(rounds)} alternating rounds, each pair within the "
+        f"same minute (ceiling / ingest only req/s = ratio): {each}. The table shows the median round."
+    )
+
+
 def goals(top: dict, ingest: dict, closed: list, rated: list, receiver) -> list[str]:
     ratios = [figures(p, receiver)["rate"] / top["rate"] for p in closed]
     alone = ingest["rate"] / top["rate"]
@@ -200,8 +220,9 @@ def header(args, load: float, two) -> list[str]:
         f"- date: {datetime.now().astimezone().isoformat(timespec='minutes')}",
         f"- machine: {platform.platform()}, {os.cpu_count()} cores, shared with other work; 1-min load average "
         f"{load:.2f} at start, {os.getloadavg()[0]:.2f} at end; Python {platform.python_version()}",
-        f"- parameters: `--clients {args.clients} --seconds {args.seconds:g} --rates {','.join(map(str, args.rates))} "
-        f"--rate-seconds {args.rate_seconds:g} --drain-limit {args.drain_limit:g}`",
+        f"- parameters: `--clients {args.clients} --seconds {args.seconds:g} --ack-rounds {args.ack_rounds} "
+        f"--rates {','.join(map(str, args.rates))} --rate-seconds {args.rate_seconds:g} "
+        f"--drain-limit {args.drain_limit:g}`",
         "- kefu: `kefu migrate` + `kefu serve` (one uvicorn worker, uvloop, httptools, no access log), a fresh "
         "SQLite file, `KEFU_ENV=test`, `KEFU_LOG_LEVEL=WARNING`, the sample FAQ and rules, engine and outbox at "
         "their defaults; "
@@ -270,9 +291,11 @@ def scaleout_section(two, top: dict, args) -> list[str]:
     ]
 
 
-def report(top_phase, ingest_phase, instance, receiver, two, args, load: float) -> str:
-    """`instance`: the embedded phases; `two`: the scale-out ones (or why they were skipped)."""
-    top, ingest, phases = figures(top_phase, receiver), figures(ingest_phase, receiver), instance.phases
+def report(ack: list, instance, receiver, two, args, load: float) -> str:
+    """`ack`: (ceiling, ingest only) phases by round; `instance`: the embedded phases; `two`: the scale-out
+    ones (or why they were skipped)."""
+    top, ingest = (figures(phase, receiver) for phase in median_round(ack, receiver))
+    phases = instance.phases
     idle = "; ".join(f"{share:.0%} of a core with {held}" for held, share in instance.idle.items())
     closed = [p for p in phases if p.rate is None]
     rated = [p for p in phases if p.rate is not None]
@@ -282,6 +305,8 @@ def report(top_phase, ingest_phase, instance, receiver, two, args, load: float) 
         f"## Ack path: closed loop, {args.clients} clients, {args.seconds:g} s each",
         "",
         *closed_table(top, ingest, closed, receiver),
+        "",
+        rounds_line(ack, receiver),
         "",
         f"kefu with no traffic (5 s each, timers, sweeps and gauges): {idle}. Unprompted callbacks are replies "
         "with no `in_reply_to`: place-in-queue notices to handed-off customers (soon after the handoff, then "
