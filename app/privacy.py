@@ -43,10 +43,13 @@ class MaskingFilter(logging.Filter):
 
 
 def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
-    """One stderr handler whose filter masks every record, ours and our libraries'."""
+    """One stderr handler whose filter masks every record, ours and our libraries'; no line per outbound request."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(MaskingFilter(secrets))
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+    # httpx logs every request at INFO: in a promotion, millions of lines saying a reply went out,
+    # which the outbox table and /metrics already record. Shown when debugging only.
+    logging.getLogger("httpx").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import logging
 
-from app.privacy import MaskingFilter, mask
+import pytest
+
+from app.privacy import MaskingFilter, configure_logging, mask
 
 
 def test_phone_numbers_keep_only_their_ends():
@@ -50,3 +52,22 @@ def test_the_log_filter_masks_arguments_and_tracebacks():
     output = stream.getvalue()
     assert "13812345678" not in output and "幸福路12号" not in output
     assert "topsecretvalue123" not in output and "ValueError" in output
+
+
+@pytest.fixture
+def restore_logging():
+    root, httpx_log = logging.getLogger(), logging.getLogger("httpx")
+    handlers, level, httpx_level = root.handlers[:], root.level, httpx_log.level
+    yield
+    root.handlers = handlers
+    root.setLevel(level)
+    httpx_log.setLevel(httpx_level)
+
+
+def test_outbound_requests_are_logged_only_when_debugging(restore_logging):
+    configure_logging("INFO")
+    assert logging.getLogger("app.engine").isEnabledFor(logging.INFO)
+    assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+    assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)
+    configure_logging("DEBUG")
+    assert logging.getLogger("httpx").isEnabledFor(logging.DEBUG)
