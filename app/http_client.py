@@ -6,6 +6,10 @@ answering the message. aiohttp's pool and C parser cost about 0.3 ms, flat with 
 (benchmarks/results/http_client.md).
 Adapters keep httpx's requests, responses and errors; only the transport is swapped.
 
+The client keeps no cookies: platform APIs and shops' callbacks authenticate with tokens and
+signatures, and httpx's cookie jar puts every response through urllib's cookie machinery (a
+stand-in request and response object each), a sizeable share of the client's CPU per request.
+
 httpx-aiohttp does the same, but it reports a dropped connection as ConnectTimeout and lets
 other aiohttp errors escape httpx's hierarchy, which the outbox would take for a crash and retry
 at once, without backing off. Here every aiohttp failure becomes the httpx error it means.
@@ -32,7 +36,23 @@ _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
 
 
 def http_client(timeout_seconds: float, max_connections: int = 100) -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=timeout_seconds, transport=AiohttpTransport(max_connections))
+    return CookielessClient(timeout=timeout_seconds, transport=AiohttpTransport(max_connections))
+
+
+class CookielessClient(httpx.AsyncClient):
+    """httpx's client with a cookie jar that keeps nothing: no Set-Cookie is stored or sent back."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:  # read-only: setting cookies on this client is an error
+        return _NO_COOKIES
+
+
+class _NoCookies(httpx.Cookies):
+    def extract_cookies(self, response: httpx.Response) -> None:
+        pass
+
+
+_NO_COOKIES = _NoCookies()
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):

@@ -63,6 +63,28 @@ async def test_sends_the_request_as_built_and_reads_the_response(serve) -> None:
     assert response.json() == {"ok": True, "text": "已发货"}  # decoded by httpx from gzip
 
 
+async def test_a_cookie_the_server_sets_is_not_sent_back(serve) -> None:
+    heads: list[bytes] = []
+
+    async def sets_a_cookie(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while not reader.at_eof():  # keep-alive: both requests may come on this connection
+            try:
+                heads.append((await _read_request(reader))[0])
+            except asyncio.IncompleteReadError:
+                break
+            writer.write(b"HTTP/1.1 200 OK\r\nSet-Cookie: session=abc; Path=/\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+        writer.close()
+
+    url = await serve(sets_a_cookie)
+    async with http_client(5) as client:
+        await client.post(url, content=b"1")
+        await client.post(url, content=b"2")
+        assert not client.cookies
+    assert len(heads) == 2
+    assert b"cookie:" not in heads[1].lower()
+
+
 async def test_a_multipart_upload_is_sent_whole(serve) -> None:
     bodies: list[bytes] = []
 
