@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
+from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import CompoundSelect, bindparam, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.engine.bot import Turn
@@ -16,24 +17,50 @@ from routing.rules import Rules
 
 RECENT = 12
 UNHELPFUL = {"suggest", "clarify"}
-_RECENT = (  # built once: see _PENDING in app/engine/conversations.py; rows, not entities (read only)
-    select(Message.direction, Message.sender, Message.meta)
-    .where(Message.conversation_id == bindparam("conversation"), Message.id < bindparam("before"))
-    .order_by(Message.id.desc())
-    .limit(RECENT)
-)
+_PER_STATEMENT = 50  # conversations read by one statement (SQLite allows 500 SELECTs in a compound one)
 
 
-async def turn_for(
-    session: AsyncSession, conversation: Conversation, message: Message, rules: Rules, *, new: bool = False
-) -> Turn:
-    """`new`: the conversation opens with this message, so it has no past to read."""
-    recent: Sequence[PastMessage] = ()
-    if not new:
-        with session.no_autoflush:  # what this transaction staged is not among the earlier messages
-            recent = (await session.execute(_RECENT, {"conversation": conversation.id, "before": message.id})).all()
+async def recent_messages(session: AsyncSession, before: Mapping[str, int]) -> dict[str, list[PastMessage]]:
+    """Each conversation's messages older than the given message id, newest first, at most RECENT.
+
+    `before`: conversation id -> the id of the message about to be handled. One statement for a
+    whole batch of conversations (each statement is a trip to the database and SQLAlchemy's own
+    work around it, more than reading a dozen rows costs); each conversation is still read along
+    its own index range, however long its history.
+    """
+    found: dict[str, list[PastMessage]] = {conversation_id: [] for conversation_id in before}
+    pairs = list(before.items())
+    for start in range(0, len(pairs), _PER_STATEMENT):
+        chunk = pairs[start : start + _PER_STATEMENT]
+        params: dict[str, Any] = {}
+        for n, (conversation_id, message_id) in enumerate(chunk):
+            params[f"conversation_{n}"], params[f"before_{n}"] = conversation_id, message_id
+        for row in (await session.execute(_recent_of(len(chunk)), params)).all():
+            found[row.conversation_id].append(row)
+    for rows in found.values():
+        rows.sort(key=lambda row: row.id, reverse=True)
+    return found
+
+
+@cache
+def _recent_of(count: int) -> CompoundSelect:
+    """RECENT rows before `before_<n>` of each `conversation_<n>`, n < count (built once per count:
+    see _PENDING in app/engine/conversations.py). Rows, not entities: read only."""
+    ranges = [
+        select(Message.conversation_id, Message.id, Message.direction, Message.sender, Message.meta)
+        .where(Message.conversation_id == bindparam(f"conversation_{n}"), Message.id < bindparam(f"before_{n}"))
+        .order_by(Message.id.desc())
+        .limit(RECENT)
+        .subquery(f"recent_{n}")
+        for n in range(count)
+    ]
+    return union_all(*(select(rows) for rows in ranges))
+
+
+def turn_for(conversation: Conversation, text: str, recent: Sequence[PastMessage], rules: Rules) -> Turn:
+    """`recent`: the conversation's messages before this one, newest first (none if it opens with it)."""
     vip = is_vip(conversation.customer or {}, rules)
-    return turn_from(recent, conversation.state, message.text, conversation.channel, vip=vip)
+    return turn_from(recent, conversation.state, text, conversation.channel, vip=vip)
 
 
 class PastMessage(Protocol):

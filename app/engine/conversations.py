@@ -8,7 +8,7 @@ transaction holds the next message of several conversations (ConversationEngine)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import and_, bindparam, func, select
@@ -19,7 +19,7 @@ from adapters.base import Address, OutboundMessage
 from app import metrics
 from app.engine.bot import Decision, decide
 from app.engine.closing import record_rating
-from app.engine.context import reading_to_dict, turn_for
+from app.engine.context import PastMessage, reading_to_dict, recent_messages, turn_for
 from app.engine.exclusive import ConversationBusy, hold_conversation
 from app.engine.group_commit import GroupCommit
 from app.engine.outage import is_outage
@@ -59,8 +59,8 @@ class ConversationEngine:
     """Conversations whose next messages are asked for together share one transaction (group commit).
 
     Under load a transaction per message becomes one per batch: one query reads the batch's
-    pending messages (after the conversations' locks, on PostgreSQL), and the ORM writes each
-    table's rows for the whole batch together. If a message fails, the batch is rolled back and
+    pending messages (after the conversations' locks, on PostgreSQL), one their conversations'
+    recent messages, and the ORM writes each table's rows for the whole batch together. If a message fails, the batch is rolled back and
     redone one conversation at a time, so the failure stays with its own message; a store outage
     fails them all.
     """
@@ -87,13 +87,14 @@ class ConversationEngine:
             with session.no_autoflush:  # a single flush at the commit writes each table's rows together
                 held = [a for a in dict.fromkeys(addresses) if await hold_conversation(session, a)]
                 pending = await _next_pending_and_open(session, held)  # after the locks: what is pending now
+                recent = await recent_messages(session, _history_ends(pending))
                 for n, address in enumerate(addresses):
                     if address in addresses[:n]:  # its staged message is unflushed: it would be handled twice
                         outcomes.append(True)  # so the caller comes back once this one is committed
                     elif address not in held:
                         outcomes.append(ConversationBusy(address))
                     else:
-                        outcomes.append(await self._handle_next(session, address, pending.get(address, ())))
+                        outcomes.append(await self._handle_next(session, address, pending.get(address, ()), recent))
         for outcome in outcomes:
             if isinstance(outcome, Handled):
                 try:
@@ -103,12 +104,17 @@ class ConversationEngine:
         return [outcome.more if isinstance(outcome, Handled) else outcome for outcome in outcomes]
 
     async def _handle_next(
-        self, session: AsyncSession, address: Address, pending: Sequence[tuple[Message, Conversation | None]]
+        self,
+        session: AsyncSession,
+        address: Address,
+        pending: Sequence[tuple[Message, Conversation | None]],
+        recent: Mapping[str, Sequence[PastMessage]],
     ) -> Handled | bool:
         """Decide on the address's oldest pending message and stage every write (False: none pending).
 
         `pending`: its oldest two unprocessed messages, each with its open conversation (or None);
-        the second only says whether to come back for more."""
+        the second only says whether to come back for more. `recent`: each open conversation's
+        messages before its pending one."""
         if not pending:
             return False
         (message, current), routing = pending[0], self._hooks.routing()
@@ -121,7 +127,8 @@ class ConversationEngine:
             conversation = current or _new_conversation(session, address)
             if message.customer:
                 conversation.customer = message.customer
-            decision, outbound = await self._converse(session, conversation, message, routing, new=not current)
+            past = recent.get(conversation.id, ())
+            decision, outbound = await self._converse(session, conversation, message, routing, past)
         message.processed_at = utcnow()
         return Handled(message, decision, conversation, outbound, more=len(pending) > 1)
 
@@ -133,10 +140,15 @@ class ConversationEngine:
             self._hooks.on_outbound(item)
 
     async def _converse(
-        self, session: AsyncSession, conversation: Conversation, message: Message, routing: Routing, *, new: bool
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        message: Message,
+        routing: Routing,
+        recent: Sequence[PastMessage],
     ) -> tuple[Decision, list[OutboundMessage]]:
         """Decide and stage every write; the commit flushes them together (no statement before it)."""
-        turn = await turn_for(session, conversation, message, routing.rules, new=new)
+        turn = turn_for(conversation, message.text, recent, routing.rules)
         message.conversation_id = conversation.id
         with metrics.MATCH_SECONDS.time():
             decision = decide(turn, self._hooks.knowledge_base(), routing)
@@ -235,6 +247,11 @@ async def _next_pending_and_open(
         for message, conversation in await session.execute(_PENDING_AND_OPEN, query):
             found.setdefault(Address(channel, account, message.customer_id), []).append((message, conversation))
     return found
+
+
+def _history_ends(pending: Mapping[Address, Sequence[tuple[Message, Conversation | None]]]) -> dict[str, int]:
+    """Each open conversation's id, with the id of its message about to be handled: its history ends there."""
+    return {rows[0][1].id: rows[0][0].id for rows in pending.values() if rows and rows[0][1] is not None}
 
 
 def _at(address: Address) -> dict[str, str]:
