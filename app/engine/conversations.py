@@ -60,9 +60,9 @@ class ConversationEngine:
 
     Under load a transaction per message becomes one per batch: one query reads the batch's
     pending messages (after the conversations' locks, on PostgreSQL), one their conversations'
-    recent messages, and the ORM writes each table's rows for the whole batch together. If a message fails, the batch is rolled back and
-    redone one conversation at a time, so the failure stays with its own message; a store outage
-    fails them all.
+    recent messages, and the ORM writes each table's rows for the whole batch together. If a
+    message fails, the batch is rolled back and redone one conversation at a time, so the failure
+    stays with its own message; a store outage fails them all.
     """
 
     def __init__(self, sessions: async_sessionmaker, hooks: EngineHooks, *, batch_size: int = 16) -> None:
