@@ -140,7 +140,11 @@ class QueueTimers:
         self._poke()
 
     async def _notify_waiting(self, rules, now: datetime) -> None:
-        """Every `notice_minutes`, tell each waiting customer their place and an ETA from recent throughput."""
+        """Every `notice_minutes`, tell each waiting customer their place and an ETA from recent throughput.
+
+        All of a tick's notices go in one transaction: in a promotion hundreds of chats wait, and
+        each statement costs more than the row it writes.
+        """
         async with self._sessions() as session:
             due = set(
                 await session.scalars(
@@ -157,6 +161,7 @@ class QueueTimers:
             waiting = await waiting_chats(session)
             served = await _served_per_minute(session, now)
         places = positions(waiting, now=now, aging_per_minute=rules.service.aging_per_minute)
+        texts: dict[str, tuple[str, dict]] = {}
         for chat in waiting:
             if chat.conversation_id not in due or not is_open(rules.hours(queue_of(rules, chat.queue).id), now):
                 continue
@@ -168,14 +173,22 @@ class QueueTimers:
             offer = rules.promotion_mode.callback_offer_minutes
             if rules.promotion_mode.enabled and offer is not None and eta >= offer:
                 text += rules.templates.callback_offer
-            async with self._sessions.begin() as session:
-                conversation = await session.get_one(Conversation, chat.conversation_id)
-                if conversation.state != ConversationState.QUEUED:
+            texts[chat.conversation_id] = (text, {"position": place, "eta": eta})
+        if not texts:
+            return
+        async with self._sessions.begin() as session:
+            still_waiting = await session.scalars(
+                select(Conversation).where(Conversation.id.in_(texts), Conversation.state == ConversationState.QUEUED)
+            )
+            queued = {conversation.id: conversation for conversation in still_waiting.all()}
+            notices = []
+            for conversation_id, (text, meta) in texts.items():  # in the line's order
+                conversation = queued.get(conversation_id)
+                if conversation is None:  # taken or closed since the line was read
                     continue
                 conversation.notified_at = now
-                notice = await add_reply(
-                    session, conversation, sender="system", text=text, meta={"position": place, "eta": eta}
-                )
+                notices.append(await add_reply(session, conversation, sender="system", text=text, meta=meta))
+        for notice in notices:
             self._on_outbound(notice)
 
     async def _close_idle(self, rules, quiet_since: datetime) -> None:

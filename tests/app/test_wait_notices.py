@@ -1,0 +1,43 @@
+"""Place-in-queue notices: each waiting customer is told their place once per interval, all in one transaction."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.engine.timers import QueueTimers
+from app.knowledge import build_routing
+from app.live import LiveHub
+from app.settings import DEFAULT_RULES_FILE
+from app.store.database import session_factory
+from app.store.tables import Conversation, ConversationState, Message, utcnow
+from tests.utils.store_rows import conversation
+
+ROUTING = build_routing(DEFAULT_RULES_FILE)
+
+
+async def test_every_due_customer_is_told_their_place_in_one_transaction(store: AsyncEngine, commits) -> None:
+    sessions, now = session_factory(store), utcnow()
+    async with sessions.begin() as session:
+        for n in range(3):  # queued 10, 9 and 8 minutes ago
+            conversation(session, f"waiting-{n}", state=ConversationState.QUEUED, queue="presale", level="L1",
+                         queued_at=now - timedelta(minutes=10 - n))  # fmt: skip
+        conversation(session, "left-a-message", state=ConversationState.QUEUED, queue="presale", ticket=True,
+                     queued_at=now - timedelta(minutes=20))  # fmt: skip
+        conversation(session, "told-just-now", state=ConversationState.QUEUED, queue="presale", notified_at=now,
+                     queued_at=now - timedelta(minutes=30))  # fmt: skip
+    sent = []
+    timers = QueueTimers(sessions, lambda: ROUTING, LiveHub(), sent.append, lambda: None, clock=lambda: now)
+    commits.clear()
+
+    await timers.run()
+
+    assert [notice.address.customer_id for notice in sent] == ["waiting-0", "waiting-1", "waiting-2"]
+    assert len(commits) == 2  # the notices together, and the idle-close pass (one per notice before)
+    async with sessions() as session:
+        notices = (await session.scalars(select(Message).order_by(Message.id))).all()
+        told = set(await session.scalars(select(Conversation.customer_id).where(Conversation.notified_at == now)))
+    assert [m.meta["position"] for m in notices] == [3, 4, 5]  # behind the two who waited longer
+    assert told == {"waiting-0", "waiting-1", "waiting-2", "told-just-now"}
