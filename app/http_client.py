@@ -17,6 +17,7 @@ at once, without backing off. Here every aiohttp failure becomes the httpx error
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.request import getproxies, proxy_bypass_environment
 
 import aiohttp
@@ -40,19 +41,20 @@ def http_client(timeout_seconds: float, max_connections: int = 100) -> httpx.Asy
 
 
 class CookielessClient(httpx.AsyncClient):
-    """httpx's client with a cookie jar that keeps nothing: no Set-Cookie is stored or sent back."""
+    """httpx's client whose cookie jar keeps no response's Set-Cookie, so none is sent back."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._jar = _NoCookies()
 
     @property
-    def cookies(self) -> httpx.Cookies:  # read-only: setting cookies on this client is an error
-        return _NO_COOKIES
+    def cookies(self) -> httpx.Cookies:  # read-only: replacing the jar is an error
+        return self._jar
 
 
 class _NoCookies(httpx.Cookies):
     def extract_cookies(self, response: httpx.Response) -> None:
         pass
-
-
-_NO_COOKIES = _NoCookies()
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
