@@ -178,7 +178,9 @@ class QueueTimers:
             return
         async with self._sessions.begin() as session:
             still_waiting = await session.scalars(
-                select(Conversation).where(Conversation.id.in_(texts), Conversation.state == ConversationState.QUEUED)
+                select(Conversation).where(
+                    Conversation.id.in_(list(texts)), Conversation.state == ConversationState.QUEUED
+                )
             )
             queued = {conversation.id: conversation for conversation in still_waiting.all()}
             notices = []
