@@ -184,6 +184,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-scaleout", action="store_true", help="skip the two instances on PostgreSQL + Redis")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Markdown results file")
     args = parser.parse_args(argv)
+    if args.ack_rounds < 1:
+        parser.error("--ack-rounds must be at least 1")
     args.rates = [int(r) for r in args.rates.split(",")]
     text = uvloop.run(run(args))
     publish(text, args.out)
