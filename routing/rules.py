@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from routing.lexicon import known_lists
+from routing.placeholders import as_written, filled_with
 
 Level = Literal["L1", "L2", "L3"]
 Word = Annotated[str, BeforeValidator(str)]  # ops write 618 or 12315 unquoted
@@ -37,6 +38,15 @@ class RulesError(ValueError):
     def __init__(self, path: Path, problems: list[tuple[int | None, str]]) -> None:
         super().__init__("\n".join(f"{path}:{line}: {text}" if line else f"{path}: {text}" for line, text in problems))
         self.path, self.problems = path, problems
+
+
+# What each customer text is filled with (routing/placeholders.py); a mistake is refused with its line.
+HandoffText = filled_with("queue_name")  # the queue's name, e.g. 售后客服
+HoursText = filled_with("hours")  # e.g. 09:00-23:00
+AgentText = filled_with("agent_name")
+PositionText = filled_with("position", "eta")  # chats ahead (1 or more), minutes to wait
+CannedText = filled_with("customer_name", "order_id", "agent_name")
+Plain = as_written("queue_name", "hours", "agent_name", "position", "eta", "customer_name", "order_id")
 
 
 class _Model(BaseModel):
@@ -90,35 +100,35 @@ class PromotionMode(_Model):
     enabled: bool = False
     thresholds: Thresholds = Thresholds(answer=0.45, lead=1.5, suggest=0.25)
     wait_notice_minutes: int = Field(default=5, ge=1)
-    banner: str = ""  # an announcement put before the bot's first reply of every conversation
+    banner: Plain = ""  # an announcement put before the bot's first reply of every conversation
     callback_offer_minutes: int | None = Field(default=20, ge=1)  # past this ETA, waiting customers may 留言
 
 
 class Templates(_Model):
-    handoff: str
-    empathy: str
-    senior: str
-    safety: str
-    reassurance: str
-    clarify: str
-    unresolved: str
-    after_answer: str
-    still_queued: str
-    out_of_hours: str
-    assigned: str
-    position: str
-    requeued: str
-    closed: str
-    rated: str
-    callback_offer: str = "当前咨询人数较多，您也可以回复「留言」留下问题，客服会按顺序尽快回复您，无需在线等待～"
-    callback_booked: str = "已为您登记留言，客服会按顺序尽快回复您，请留意消息～"
+    handoff: HandoffText
+    empathy: HandoffText
+    senior: HandoffText
+    safety: HandoffText
+    reassurance: Plain
+    clarify: Plain
+    unresolved: HandoffText
+    after_answer: HandoffText
+    still_queued: Plain
+    out_of_hours: HoursText
+    assigned: AgentText
+    position: PositionText
+    requeued: Plain
+    closed: Plain
+    rated: Plain
+    callback_offer: Plain = "当前咨询人数较多，您也可以回复「留言」留下问题，客服会按顺序尽快回复您，无需在线等待～"
+    callback_booked: Plain = "已为您登记留言，客服会按顺序尽快回复您，请留意消息～"
 
 
 class CannedReply(_Model):
     """A 快捷回复: agents type /shortcut; {customer_name}, {order_id} and {agent_name} are filled in."""
 
     shortcut: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
-    text: str
+    text: CannedText
     intents: tuple[str, ...] = ()  # suggested for chats with these intents
     emotions: tuple[str, ...] = ()  # suggested for chats with these emotions (angry, anxious…)
 

@@ -21,6 +21,13 @@ def broken(tmp_path: Path, old: str, new: str) -> str:
     return str(raised.value)
 
 
+def edited(tmp_path: Path, old: str, new: str):
+    assert old in SHIPPED
+    path = tmp_path / "rules.yaml"
+    path.write_text(SHIPPED.replace(old, new, 1), encoding="utf-8")
+    return load_rules(path)
+
+
 def line_of(text: str) -> int:
     return SHIPPED.splitlines().index(next(line for line in SHIPPED.splitlines() if text in line)) + 1
 
@@ -53,6 +60,41 @@ def test_a_bad_level_names_the_queue_line(tmp_path):
 def test_invalid_yaml_names_the_line(tmp_path):
     message = broken(tmp_path, "default_queue: presale", "default_queue: [presale")
     assert "not valid YAML" in message
+
+
+POSITION = "  position: 您前面还有{position}位顾客，预计等待约{eta}分钟，请耐心稍候～"
+
+
+def test_a_placeholder_nothing_fills_is_refused_on_its_line(tmp_path):
+    message = broken(tmp_path, "前面还有{position}位", "前面还有{人数}位")
+    assert message.endswith(
+        f":{line_of(POSITION)}: templates.position: unknown placeholder {{人数}}"
+        " (this text can use {position}, {eta}; a literal brace is written {{ or }})"
+    )
+
+
+def test_a_lone_brace_in_a_filled_text_is_refused(tmp_path):
+    message = broken(tmp_path, "前面还有{position}位", "前面还有position}位")
+    assert f":{line_of(POSITION)}: templates.position: Single '}}' encountered in format string" in message
+    assert "write a literal brace as {{ or }}" in message
+
+
+def test_a_canned_reply_may_use_only_what_the_console_fills_in(tmp_path):
+    message = broken(tmp_path, "我帮您查了{order_id}的物流", "我帮您查了{order}的物流")
+    assert f":{line_of('我帮您查了{order_id}的物流')}: canned_replies.4.text: unknown placeholder {{order}}" in message
+
+
+def test_a_text_sent_as_written_refuses_placeholders_but_keeps_other_braces(tmp_path):
+    message = broken(tmp_path, "  rated: 感谢您的评价", "  rated: 感谢{agent_name}您的评价")
+    assert f":{line_of('  rated: 感谢您的评价')}: templates.rated: {{agent_name}} is not filled in here" in message
+
+    rules = edited(tmp_path, "  rated: 感谢您的评价，祝您生活愉快～", "  rated: '{^_^} 感谢您的评价'")
+    assert rules.templates.rated == "{^_^} 感谢您的评价"
+
+
+def test_doubled_braces_are_literal_in_a_filled_text(tmp_path):
+    rules = edited(tmp_path, POSITION, "  position: '{{^_^}} 前面{position}位，约{eta}分钟'")
+    assert rules.templates.position.format(position=2, eta=5) == "{^_^} 前面2位，约5分钟"
 
 
 def test_promotion_mode_switches_to_its_stricter_thresholds(tmp_path):
