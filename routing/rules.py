@@ -45,6 +45,7 @@ HandoffText = filled_with("queue_name")  # the queue's name, e.g. 售后客服
 HoursText = filled_with("hours")  # e.g. 09:00-23:00
 AgentText = filled_with("agent_name")
 PositionText = filled_with("position", "eta")  # chats ahead (1 or more), minutes to wait
+NextText = filled_with("eta")  # nobody ahead
 CannedText = filled_with("customer_name", "order_id", "agent_name")
 Plain = as_written("queue_name", "hours", "agent_name", "position", "eta", "customer_name", "order_id")
 
@@ -117,6 +118,7 @@ class Templates(_Model):
     out_of_hours: HoursText
     assigned: AgentText
     position: PositionText
+    next_in_line: NextText = "您是下一位，预计等待约{eta}分钟，请耐心稍候～"
     requeued: Plain
     closed: Plain
     rated: Plain

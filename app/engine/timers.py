@@ -23,7 +23,7 @@ from app.live import LiveHub
 from app.store.tables import Conversation, ConversationState, Message, StateTransition, utcnow
 from routing.hours import is_open
 from routing.queues import eta_minutes, positions
-from routing.rules import IDLE_DISPOSITION
+from routing.rules import IDLE_DISPOSITION, Templates
 
 THROUGHPUT_WINDOW = timedelta(minutes=30)
 HEAD_OF_QUEUE_BOOST = 1000  # a re-queued chat goes first in its level
@@ -169,7 +169,7 @@ class QueueTimers:
             eta = eta_minutes(
                 place, served.get(chat.queue, 0.0), fallback_minutes_per_chat=rules.service.minutes_per_chat
             )
-            text = rules.templates.position.format(position=place - 1, eta=eta)
+            text = _place_notice(rules.templates, place, eta)
             offer = rules.promotion_mode.callback_offer_minutes
             if rules.promotion_mode.enabled and offer is not None and eta >= offer:
                 text += rules.templates.callback_offer
@@ -229,3 +229,10 @@ async def _served_per_minute(session, now: datetime) -> dict[str, float]:
         .group_by(Conversation.queue)
     )
     return {queue: count / (THROUGHPUT_WINDOW.total_seconds() / 60) for queue, count in rows.all()}
+
+
+def _place_notice(templates: Templates, place: int, eta: int) -> str:
+    """The first in line hears "您是下一位" rather than that nobody is ahead of them."""
+    if place == 1:
+        return templates.next_in_line.format(eta=eta)
+    return templates.position.format(position=place - 1, eta=eta)

@@ -41,3 +41,20 @@ async def test_every_due_customer_is_told_their_place_in_one_transaction(store: 
         told = set(await session.scalars(select(Conversation.customer_id).where(Conversation.notified_at == now)))
     assert [m.meta["position"] for m in notices] == [3, 4, 5]  # behind the two who waited longer
     assert told == {"waiting-0", "waiting-1", "waiting-2", "told-just-now"}
+
+
+async def test_the_first_in_line_hears_they_are_next(store: AsyncEngine) -> None:
+    sessions, now = session_factory(store), utcnow()
+    async with sessions.begin() as session:
+        for n in range(2):
+            conversation(session, f"waiting-{n}", state=ConversationState.QUEUED, queue="presale", level="L1",
+                         queued_at=now - timedelta(minutes=10 - n))  # fmt: skip
+    sent = []
+    timers = QueueTimers(sessions, lambda: ROUTING, LiveHub(), sent.append, lambda: None, clock=lambda: now)
+
+    await timers.run()
+
+    first, second = (notice.text for notice in sent)
+    assert ROUTING.rules.service.minutes_per_chat == 3  # nobody was served lately: the ETA's fallback pace
+    assert first == "您是下一位，预计等待约3分钟，请耐心稍候～"
+    assert second.startswith("您前面还有1位顾客")
