@@ -309,8 +309,9 @@ def report(ack: list, instance, receiver, two, args, load: float) -> str:
         rounds_line(ack, receiver),
         "",
         f"kefu with no traffic (5 s each, timers, sweeps and gauges): {idle}. Unprompted callbacks are replies "
-        "with no `in_reply_to`: place-in-queue notices to handed-off customers (soon after the handoff, then "
-        "every 2 minutes while they wait; no agent is online), so their cost lands in whichever phase they fall in.",
+        "with no `in_reply_to`: wait notices to handed-off customers (soon after the handoff, then every 2 "
+        "minutes while they wait; no agent is online, so each offers 留言), so their cost lands in whichever phase "
+        "they fall in.",
         "",
         f"## Fully processed: open loop, {args.rate_seconds:g} s per rate, new customers, at most 200 in flight",
         "",

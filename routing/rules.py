@@ -119,6 +119,7 @@ class Templates(_Model):
     assigned: AgentText
     position: PositionText
     next_in_line: NextText = "您是下一位，预计等待约{eta}分钟，请耐心稍候～"
+    nobody_online: Plain = "客服暂时都不在线，您可以回复「留言」留下问题，客服上线后会第一时间回复您～"
     requeued: Plain
     closed: Plain
     rated: Plain

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -22,11 +22,11 @@ from app import metrics
 from app.engine.outage import OutageLog
 from app.engine.replies import add_reply
 from app.engine.timers import QueueTimers
-from app.engine.waiting import SUPERVISORS, queue_of, transition_row, waiting_chats
+from app.engine.waiting import SUPERVISORS, online_agents, queue_of, transition_row, waiting_chats
 from app.knowledge import Routing
 from app.live import LiveHub
 from app.store.tables import Agent, Conversation, ConversationState, utcnow
-from routing.assignment import SELECTORS, AgentLoad, Selector, choose_agent
+from routing.assignment import SELECTORS, Selector, choose_agent
 from routing.queues import Waiting, ordered
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class Assigner:
         rules = self._routing().rules
         now = self._clock()
         async with self._sessions() as session:
-            agents = await _agent_loads(session)  # first: with nobody online, the line need not be read
+            agents = await online_agents(session)  # first: with nobody online, the line need not be read
             waiting = await waiting_chats(session) if agents else []
             if not waiting:
                 return 0
@@ -152,25 +152,6 @@ class Assigner:
         if name not in self._selectors:
             self._selectors[name] = SELECTORS[name]()
         return self._selectors[name]
-
-
-async def _agent_loads(session) -> list[AgentLoad]:
-    """Online agents with the number of chats each owns, in one query."""
-    owned = (
-        select(Conversation.agent_id, func.count().label("active"))
-        .where(Conversation.state == ConversationState.WITH_AGENT)
-        .group_by(Conversation.agent_id)
-        .subquery()
-    )
-    rows = await session.execute(
-        select(Agent.id, Agent.skills, Agent.capacity, Agent.status, func.coalesce(owned.c.active, 0), Agent.name)
-        .outerjoin(owned, owned.c.agent_id == Agent.id)
-        .where(Agent.status == "online", Agent.disabled.is_(False))
-    )
-    return [
-        AgentLoad(i, frozenset(skills), capacity, active, status, name=name)
-        for i, skills, capacity, status, active, name in rows
-    ]
 
 
 async def _last_agents(session, waiting: list[Waiting], since: datetime) -> dict[str, str]:

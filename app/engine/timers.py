@@ -2,7 +2,8 @@
 
 Re-queue an assigned chat nobody answered (and alert supervisors), move a chat that waited too
 long to its queue's overflow, tell waiting customers their place and an ETA from the queue's
-recent throughput, and close chats that went quiet (asking for a rating).
+recent throughput (or, with nobody online for the queue, that they may leave a message), and
+close chats that went quiet (asking for a rating).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from adapters.base import OutboundMessage
 from app import metrics
 from app.engine.closing import close
 from app.engine.replies import add_reply
-from app.engine.waiting import SUPERVISORS, queue_of, transition_row, waiting_chats
+from app.engine.waiting import SUPERVISORS, online_agents, queue_of, transition_row, waiting_chats
 from app.knowledge import Routing
 from app.live import LiveHub
 from app.store.tables import Conversation, ConversationState, Message, StateTransition, utcnow
+from routing.assignment import skilled
 from routing.hours import is_open
 from routing.queues import eta_minutes, positions
 from routing.rules import IDLE_DISPOSITION, Templates
@@ -140,7 +142,8 @@ class QueueTimers:
         self._poke()
 
     async def _notify_waiting(self, rules, now: datetime) -> None:
-        """Every `notice_minutes`, tell each waiting customer their place and an ETA from recent throughput.
+        """Every `notice_minutes`, tell each waiting customer their place and an ETA from recent throughput,
+        or, when nobody who could take their queue is online, that they may leave a message (留言).
 
         All of a tick's notices go in one transaction: in a promotion hundreds of chats wait, and
         each statement costs more than the row it writes.
@@ -160,12 +163,17 @@ class QueueTimers:
                 return
             waiting = await waiting_chats(session)
             served = await _served_per_minute(session, now)
+            agents = await online_agents(session)
         places = positions(waiting, now=now, aging_per_minute=rules.service.aging_per_minute)
         texts: dict[str, tuple[str, dict]] = {}
         for chat in waiting:
-            if chat.conversation_id not in due or not is_open(rules.hours(queue_of(rules, chat.queue).id), now):
+            queue = queue_of(rules, chat.queue)
+            if chat.conversation_id not in due or not is_open(rules.hours(queue.id), now):
                 continue
             place = places[chat.conversation_id]
+            if not skilled(agents, queue.skills):  # an ETA would be a guess: offer 留言 instead
+                texts[chat.conversation_id] = (rules.templates.nobody_online, {"position": place, "eta": None})
+                continue
             eta = eta_minutes(
                 place, served.get(chat.queue, 0.0), fallback_minutes_per_chat=rules.service.minutes_per_chat
             )

@@ -1,11 +1,12 @@
-"""Reading the waiting line: shared by the assigner and its timers."""
+"""Reading the waiting line and who is online to serve it: shared by the assigner and its timers."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.store.tables import Conversation, ConversationState, StateTransition
+from app.store.tables import Agent, Conversation, ConversationState, StateTransition
+from routing.assignment import AgentLoad
 from routing.queues import Waiting
 from routing.rules import Queue, Rules
 
@@ -29,6 +30,25 @@ async def waiting_chats(session: AsyncSession) -> list[Waiting]:
     return [
         Waiting(i, queue or "", level or "L1", priority or 0, queued_at or updated_at)
         for i, queue, level, priority, queued_at, updated_at in await session.execute(_WAITING)
+    ]
+
+
+async def online_agents(session: AsyncSession) -> list[AgentLoad]:
+    """Online agents with the number of chats each owns, in one query."""
+    owned = (
+        select(Conversation.agent_id, func.count().label("active"))
+        .where(Conversation.state == ConversationState.WITH_AGENT)
+        .group_by(Conversation.agent_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Agent.id, Agent.skills, Agent.capacity, Agent.status, func.coalesce(owned.c.active, 0), Agent.name)
+        .outerjoin(owned, owned.c.agent_id == Agent.id)
+        .where(Agent.status == "online", Agent.disabled.is_(False))
+    )
+    return [
+        AgentLoad(i, frozenset(skills), capacity, active, status, name=name)
+        for i, skills, capacity, status, active, name in rows
     ]
 
 

@@ -1,4 +1,5 @@
-"""Place-in-queue notices: each waiting customer is told their place once per interval, all in one transaction."""
+"""Place-in-queue notices: each waiting customer is told their place once per interval, all in one transaction;
+with nobody online who could take the queue, they are offered 留言 instead of an ETA."""
 
 from __future__ import annotations
 
@@ -12,15 +13,22 @@ from app.knowledge import build_routing
 from app.live import LiveHub
 from app.settings import DEFAULT_RULES_FILE
 from app.store.database import session_factory
-from app.store.tables import Conversation, ConversationState, Message, utcnow
+from app.store.tables import Agent, Conversation, ConversationState, Message, utcnow
 from tests.utils.store_rows import conversation
 
 ROUTING = build_routing(DEFAULT_RULES_FILE)
 
 
+def busy_agent(session, skill: str = "presale", status: str = "online") -> None:
+    """Online (unless told otherwise) with the skill, and no room: chats stay in the line."""
+    session.add(Agent(username=f"{skill}-{status}", name="小王", skills=[skill], capacity=0, status=status,
+                      token_hash=f"{skill}-{status}"))  # fmt: skip
+
+
 async def test_every_due_customer_is_told_their_place_in_one_transaction(store: AsyncEngine, commits) -> None:
     sessions, now = session_factory(store), utcnow()
     async with sessions.begin() as session:
+        busy_agent(session)
         for n in range(3):  # queued 10, 9 and 8 minutes ago
             conversation(session, f"waiting-{n}", state=ConversationState.QUEUED, queue="presale", level="L1",
                          queued_at=now - timedelta(minutes=10 - n))  # fmt: skip
@@ -46,6 +54,7 @@ async def test_every_due_customer_is_told_their_place_in_one_transaction(store: 
 async def test_the_first_in_line_hears_they_are_next(store: AsyncEngine) -> None:
     sessions, now = session_factory(store), utcnow()
     async with sessions.begin() as session:
+        busy_agent(session)
         for n in range(2):
             conversation(session, f"waiting-{n}", state=ConversationState.QUEUED, queue="presale", level="L1",
                          queued_at=now - timedelta(minutes=10 - n))  # fmt: skip
@@ -58,3 +67,19 @@ async def test_the_first_in_line_hears_they_are_next(store: AsyncEngine) -> None
     assert ROUTING.rules.service.minutes_per_chat == 3  # nobody was served lately: the ETA's fallback pace
     assert first == "您是下一位，预计等待约3分钟，请耐心稍候～"
     assert second.startswith("您前面还有1位顾客")
+
+
+async def test_with_nobody_online_for_the_queue_customers_are_offered_to_leave_a_message(store: AsyncEngine) -> None:
+    sessions, now = session_factory(store), utcnow()
+    async with sessions.begin() as session:
+        busy_agent(session, skill="aftersale")  # online, but not for presale
+        busy_agent(session, status="away")  # presale, but not online
+        conversation(session, "waiting", state=ConversationState.QUEUED, queue="presale", level="L1",
+                     queued_at=now - timedelta(minutes=1))  # fmt: skip
+    sent = []
+    timers = QueueTimers(sessions, lambda: ROUTING, LiveHub(), sent.append, lambda: None, clock=lambda: now)
+
+    await timers.run()
+
+    assert [notice.text for notice in sent] == [ROUTING.rules.templates.nobody_online]
+    assert "回复「留言」" in sent[0].text and "预计等待" not in sent[0].text

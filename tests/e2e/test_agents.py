@@ -144,12 +144,18 @@ def fast_kefu(kefu_factory, fast_rules):
     return process.start()
 
 
-def test_waiting_customers_hear_their_place_and_overflow_moves_them_on(fast_kefu, callback, database):
+def test_with_nobody_online_a_waiting_customer_may_leave_a_message_and_overflow_moves_them_on(
+    fast_kefu, callback, database
+):
     process = fast_kefu
     post_signed(process.url, web_message("我想改订单的颜色", customer_id="w", message_id="w-1"))
 
-    notices = callback.wait_for(lambda got: any("预计等待约" in b["text"] for b in got))
-    assert any(b["text"].startswith("您是下一位") for b in notices)  # alone in the line
+    notices = callback.wait_for(lambda got: any("回复「留言」" in b["text"] for b in got))
+    assert not any("预计等待" in b["text"] for b in notices), "no agent is online: an ETA would be a guess"
+    post_signed(process.url, web_message("留言", customer_id="w", message_id="w-2"))
+    booked = callback.wait_for(lambda got: any(b.get("in_reply_to") == "w-2" for b in got))
+    assert next(b["text"] for b in booked if b.get("in_reply_to") == "w-2").startswith("已为您登记留言")
+    assert [bool(ticket) for (ticket,) in query(database, "SELECT ticket FROM conversations")] == [True]
     deadline = time.monotonic() + 10
     while query(database, "SELECT queue FROM conversations") != [("presale",)]:
         assert time.monotonic() < deadline, "the order queue never overflowed to presale"

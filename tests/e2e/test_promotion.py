@@ -59,8 +59,16 @@ def test_promo_on_puts_the_banner_first_and_offers_waiting_customers_to_leave_a_
     first, answer = callback.wait_for(lambda got: len(got) >= 2)[:2]
     assert first["text"] == BANNER and "48小时" in answer["text"]
 
+    agent = kefu.add_agent("busy", skills="order", capacity=1)
+    headers = {"Authorization": f"Bearer {agent}"}
+    httpx.put(f"{kefu.url}/api/agents/me/status", json={"status": "online"}, headers=headers).raise_for_status()
+    post_signed(kefu.url, web_message("我想改订单的颜色", customer_id="x", message_id="x-1"))  # takes the only seat
+    seated = "SELECT state FROM conversations WHERE customer_id = 'x'"
+    wait_until(lambda: query(database, seated) == [("with_agent",)], "the agent took the first chat")
     post_signed(kefu.url, web_message("我想改订单的颜色", customer_id="b", message_id="b-1"))
-    callback.wait_for(lambda got: any("回复「留言」" in b["text"] for b in got if b["customer_id"] == "b"))
+    notices = callback.wait_for(lambda got: any("回复「留言」" in b["text"] for b in got if b["customer_id"] == "b"))
+    offer = next(b["text"] for b in notices if b["customer_id"] == "b" and "回复「留言」" in b["text"])
+    assert offer.startswith("您是下一位，预计等待约"), "the wait passed callback_offer_minutes: ETA, then the offer"
     post_signed(kefu.url, web_message("留言", customer_id="b", message_id="b-2"))
     callback.wait_for(lambda got: any("已为您登记留言" in b["text"] for b in got))
     assert query(database, "SELECT ticket FROM conversations WHERE customer_id = 'b'") == [(1,)]
