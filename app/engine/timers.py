@@ -143,7 +143,8 @@ class QueueTimers:
 
     async def _notify_waiting(self, rules, now: datetime) -> None:
         """Every `notice_minutes`, tell each waiting customer their place and an ETA from recent throughput,
-        or, when nobody who could take their queue is online, that they may leave a message (留言).
+        or, when nobody who could take their queue is online, that they may leave a message (留言): once,
+        not every interval, until someone comes online.
 
         All of a tick's notices go in one transaction: in a promotion hundreds of chats wait, and
         each statement costs more than the row it writes.
@@ -164,15 +165,18 @@ class QueueTimers:
             waiting = await waiting_chats(session)
             served = await _served_per_minute(session, now)
             agents = await online_agents(session)
+            unstaffed = {c.conversation_id for c in waiting if not skilled(agents, queue_of(rules, c.queue).skills)}
+            told = await _told_nobody_online(session, due & unstaffed)
         places = positions(waiting, now=now, aging_per_minute=rules.service.aging_per_minute)
-        texts: dict[str, tuple[str, dict]] = {}
+        notices: dict[str, tuple[str, dict] | None] = {}  # None: nothing new to say, only the time is noted
         for chat in waiting:
-            queue = queue_of(rules, chat.queue)
-            if chat.conversation_id not in due or not is_open(rules.hours(queue.id), now):
+            if chat.conversation_id not in due or not is_open(rules.hours(queue_of(rules, chat.queue).id), now):
                 continue
             place = places[chat.conversation_id]
-            if not skilled(agents, queue.skills):  # an ETA would be a guess: offer 留言 instead
-                texts[chat.conversation_id] = (rules.templates.nobody_online, {"position": place, "eta": None})
+            if chat.conversation_id in unstaffed:  # an ETA would be a guess: offer 留言 instead
+                said = chat.conversation_id in told  # the meta below is how a later tick knows
+                notice = (rules.templates.nobody_online, {"position": place, "nobody_online": True})
+                notices[chat.conversation_id] = None if said else notice
                 continue
             eta = eta_minutes(
                 place, served.get(chat.queue, 0.0), fallback_minutes_per_chat=rules.service.minutes_per_chat
@@ -181,25 +185,30 @@ class QueueTimers:
             offer = rules.promotion_mode.callback_offer_minutes
             if rules.promotion_mode.enabled and offer is not None and eta >= offer:
                 text += rules.templates.callback_offer
-            texts[chat.conversation_id] = (text, {"position": place, "eta": eta})
-        if not texts:
-            return
+            notices[chat.conversation_id] = (text, {"position": place, "eta": eta})
+        if notices:
+            await self._send_notices(notices, now)
+
+    async def _send_notices(self, notices: dict[str, tuple[str, dict] | None], now: datetime) -> None:
+        """Store the notices of chats still waiting, in the line's order, and note when each was told."""
         async with self._sessions.begin() as session:
             still_waiting = await session.scalars(
                 select(Conversation).where(
-                    Conversation.id.in_(list(texts)), Conversation.state == ConversationState.QUEUED
+                    Conversation.id.in_(list(notices)), Conversation.state == ConversationState.QUEUED
                 )
             )
             queued = {conversation.id: conversation for conversation in still_waiting.all()}
-            notices = []
-            for conversation_id, (text, meta) in texts.items():  # in the line's order
+            replies = []
+            for conversation_id, notice in notices.items():
                 conversation = queued.get(conversation_id)
                 if conversation is None:  # taken or closed since the line was read
                     continue
                 conversation.notified_at = now
-                notices.append(await add_reply(session, conversation, sender="system", text=text, meta=meta))
-        for notice in notices:
-            self._on_outbound(notice)
+                if notice is not None:
+                    text, meta = notice
+                    replies.append(await add_reply(session, conversation, sender="system", text=text, meta=meta))
+        for reply in replies:
+            self._on_outbound(reply)
 
     async def _close_idle(self, rules, quiet_since: datetime) -> None:
         """A chat with a person where nobody wrote for `idle_close_minutes` closes with a rating question."""
@@ -237,6 +246,19 @@ async def _served_per_minute(session, now: datetime) -> dict[str, float]:
         .group_by(Conversation.queue)
     )
     return {queue: count / (THROUGHPUT_WINDOW.total_seconds() / 60) for queue, count in rows.all()}
+
+
+async def _told_nobody_online(session, conversation_ids: set[str]) -> set[str]:
+    """The chats whose latest system message already said nobody is online: every interval would nag."""
+    if not conversation_ids:
+        return set()
+    latest = (
+        select(func.max(Message.id))
+        .where(Message.conversation_id.in_(conversation_ids), Message.sender == "system")
+        .group_by(Message.conversation_id)
+    )
+    rows = await session.execute(select(Message.conversation_id, Message.meta).where(Message.id.in_(latest)))
+    return {conversation_id for conversation_id, meta in rows if (meta or {}).get("nobody_online")}
 
 
 def _place_notice(templates: Templates, place: int, eta: int) -> str:

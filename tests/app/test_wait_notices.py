@@ -69,17 +69,28 @@ async def test_the_first_in_line_hears_they_are_next(store: AsyncEngine) -> None
     assert second.startswith("您前面还有1位顾客")
 
 
-async def test_with_nobody_online_for_the_queue_customers_are_offered_to_leave_a_message(store: AsyncEngine) -> None:
+async def test_with_nobody_online_for_the_queue_a_customer_is_offered_to_leave_a_message_once(
+    store: AsyncEngine,
+) -> None:
     sessions, now = session_factory(store), utcnow()
     async with sessions.begin() as session:
         busy_agent(session, skill="aftersale")  # online, but not for presale
         busy_agent(session, status="away")  # presale, but not online
         conversation(session, "waiting", state=ConversationState.QUEUED, queue="presale", level="L1",
                      queued_at=now - timedelta(minutes=1))  # fmt: skip
-    sent = []
-    timers = QueueTimers(sessions, lambda: ROUTING, LiveHub(), sent.append, lambda: None, clock=lambda: now)
+    sent, clock = [], [now]
+    timers = QueueTimers(sessions, lambda: ROUTING, LiveHub(), sent.append, lambda: None, clock=lambda: clock[0])
 
     await timers.run()
-
     assert [notice.text for notice in sent] == [ROUTING.rules.templates.nobody_online]
     assert "回复「留言」" in sent[0].text and "预计等待" not in sent[0].text
+
+    clock[0] += timedelta(minutes=ROUTING.rules.notice_minutes + 1)
+    await timers.run()
+    assert len(sent) == 1, "said once: repeating it every interval would only nag"
+
+    async with sessions.begin() as session:
+        busy_agent(session)  # someone for presale comes online (busy for now)
+    clock[0] += timedelta(minutes=ROUTING.rules.notice_minutes + 1)
+    await timers.run()
+    assert sent[-1].text.startswith("您是下一位，预计等待约")
