@@ -70,8 +70,8 @@ def decide(turn: Turn, kb: KnowledgeBase | None, routing: Routing) -> Decision:
     if turn.state != ConversationState.BOT:
         if turn.state == ConversationState.QUEUED and _LEAVE_MESSAGE.match(turn.text):
             return Decision([Reply("system", templates.callback_booked)], ticket=True, reading=reading)
-        if turn.state == ConversationState.QUEUED and asks_for_human(turn.text):
-            return Decision([Reply("system", templates.still_queued)], reading=reading)
+        if turn.state == ConversationState.QUEUED and (asks_for_human(turn.text) or checks_for_a_person(turn.text)):
+            return Decision([Reply("system", templates.still_queued)], reading=reading)  # "在吗" while waiting too
         return Decision(reading=reading)
     decision = _decide_as_bot(turn, kb, routing, reading)
     promotion = routing.rules.promotion_mode

@@ -117,8 +117,9 @@ def test_vip_customers_go_to_the_vip_queue_with_a_priority_boost():
 
 
 def test_asking_again_while_queued_is_told_a_person_is_coming():
-    [reply] = bot("转人工", state="queued").replies
-    assert reply.sender == "system" and reply.text == ROUTING.rules.templates.still_queued
+    for text in ("转人工", "在吗？", "有人吗"):  # a ping while waiting is asking for the person too
+        [reply] = bot(text, state="queued").replies
+        assert reply.sender == "system" and reply.text == ROUTING.rules.templates.still_queued, text
 
 
 def test_once_a_person_owns_the_conversation_the_bot_only_reads():
