@@ -7,7 +7,9 @@ Rules, first match wins:
   4. an intent only a person can do    → that intent's queue
   5. a confident FAQ answer            → answer (reassurance first when anxious; then hand off
                                          when the entry is marked `handoff`)
-  6. suggestions / nothing found       → suggest / clarify, until `unresolved_turns` in a row,
+  6. an order number the FAQ cannot    → the queue of that answer's intent: the bot cannot look
+     place, right after an answer        orders up (answers often ask for one: 把订单号发给我们)
+  7. suggestions / nothing found       → suggest / clarify, until `unresolved_turns` in a row,
                                          then hand off
 VIP customers get a priority boost and, for ordinary handoffs, the VIP queue.
 """
@@ -49,6 +51,7 @@ class Situation:
     asked_for_human: bool = False
     unresolved_before: int = 0  # bot turns in a row, just before this one, that did not help
     vip: bool = False
+    topic: str | None = None  # the intent of the bot's answer just before this message, if any
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,9 @@ def _bot_turn(s: Situation, rules: Rules) -> PolicyDecision:
             handed = _handoff(s, rules, _intent_queue(s, rules), None, t.after_answer, reason)
             return PolicyDecision("answer", handed.reasons, handed.handoff, handed.message, then_handoff=True)
         return PolicyDecision("answer", (reason,), message=before)
+    if s.topic is not None and faq is not None and faq.decision == "none" and faq.normalised.order_numbers:
+        reason = Reason("order_number", f"sent after an answer about {s.topic}")
+        return _handoff(s, rules, rules.intent_queues.get(s.topic, rules.default_queue), None, t.handoff, reason)
     if s.unresolved_before + 1 >= rules.escalation.unresolved_turns:
         reason = Reason("unresolved_turns", f"{s.unresolved_before + 1} bot turns in a row did not help")
         return _handoff(s, rules, _intent_queue(s, rules), None, t.unresolved, reason)

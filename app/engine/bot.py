@@ -60,6 +60,7 @@ class Turn:
     unresolved_before: int = 0
     vip: bool = False
     first: bool = False  # the conversation's first message
+    topic: str | None = None  # the intent of the bot's answer just before, if its last reply answered
     now: datetime = field(default_factory=utcnow)
 
 
@@ -89,7 +90,7 @@ def _decide_as_bot(turn: Turn, kb: KnowledgeBase | None, routing: Routing, readi
     faq = match(turn.text, kb, thresholds=_thresholds(routing), channel=turn.channel) if kb else None
     intent = classify(turn.text, faq, routing.rules)
     human = asks_for_human(turn.text) or (turn.unresolved_before > 0 and checks_for_a_person(turn.text))
-    situation = Situation(reading, intent, faq, human, turn.unresolved_before, turn.vip)
+    situation = Situation(reading, intent, faq, human, turn.unresolved_before, turn.vip, turn.topic)
     policy = _out_of_hours(policy_decide(situation, routing.rules), routing, turn.now)
     return _carry_out(policy, faq, kb, reading, intent)
 

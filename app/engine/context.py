@@ -82,6 +82,7 @@ def turn_from(recent: Sequence[PastMessage], state: str, text: str, channel: str
         unresolved_before=_unhelpful_streak(bot_metas),
         vip=vip,
         first=not recent,
+        topic=_answered_topic(bot_metas[0]) if bot_metas else None,
     )
 
 
@@ -107,3 +108,8 @@ def _unhelpful_streak(bot_metas: list[dict[str, Any]]) -> int:
             break
         streak += 1
     return streak
+
+
+def _answered_topic(meta: dict[str, Any]) -> str | None:
+    """The intent of the bot's latest reply when that reply answered (not suggested or asked again)."""
+    return (meta.get("intent") or {}).get("name") if meta.get("action") == "answer" else None

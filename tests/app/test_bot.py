@@ -116,6 +116,12 @@ def test_vip_customers_go_to_the_vip_queue_with_a_priority_boost():
     assert decision.handoff.priority == ROUTING.rules.priorities["L1"] + ROUTING.rules.vip.priority_boost
 
 
+def test_an_order_number_sent_after_an_answer_goes_to_a_person_for_that_topic():
+    after_answer = decide(Turn("bot", "订单号：123456789012345678", "web", topic="logistics"), KB, ROUTING)
+    assert after_answer.handoff.queue == "logistics" and after_answer.reasons[0].rule == "order_number"
+    assert bot("123456789012345678").replies[0].meta["action"] == "clarify"  # no answer before it: asks
+
+
 def test_asking_again_while_queued_is_told_a_person_is_coming():
     for text in ("转人工", "在吗？", "有人吗"):  # a ping while waiting is asking for the person too
         [reply] = bot(text, state="queued").replies
