@@ -91,7 +91,7 @@ async def test_a_handed_off_conversation_carries_its_queue_level_and_reasons(sto
     _, human = await exported(store)
 
     assert human["handoff"] == {"queue": "presale", "level": "L1", "reasons": ["human_request: 转人工"]}
-    assert [m["sender"] for m in human["messages"]] == ["customer", "bot", "customer", "system", "customer"]
+    assert [m["sender"] for m in human["messages"]] == ["customer", "bot", "customer", "system", "customer", "system"]
     notice = human["messages"][3]["decision"]
     assert notice == {"action": "handoff", "reasons": ["human_request: 转人工"], "queue": "presale"}
 
