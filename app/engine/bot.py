@@ -61,6 +61,7 @@ class Turn:
     vip: bool = False
     first: bool = False  # the conversation's first message
     topic: str | None = None  # the intent of the bot's answer just before, if its last reply answered
+    unstaffed: bool = False  # waiting, and the latest notice said nobody who could take the chat is online
     now: datetime = field(default_factory=utcnow)
 
 
@@ -72,7 +73,8 @@ def decide(turn: Turn, kb: KnowledgeBase | None, routing: Routing) -> Decision:
         if turn.state == ConversationState.QUEUED and _LEAVE_MESSAGE.match(turn.text):
             return Decision([Reply("system", templates.callback_booked)], ticket=True, reading=reading)
         if turn.state == ConversationState.QUEUED and (asks_for_human(turn.text) or checks_for_a_person(turn.text)):
-            return Decision([Reply("system", templates.still_queued)], reading=reading)  # "在吗" while waiting too
+            text = templates.nobody_online if turn.unstaffed else templates.still_queued  # "在吗" while waiting too
+            return Decision([Reply("system", text)], reading=reading)
         return Decision(reading=reading)
     decision = _decide_as_bot(turn, kb, routing, reading)
     promotion = routing.rules.promotion_mode

@@ -72,6 +72,7 @@ class PastMessage(Protocol):
 def turn_from(recent: Sequence[PastMessage], state: str, text: str, channel: str | None, *, vip: bool = False) -> Turn:
     """The pure part of `turn_for` (app/replay.py uses it too): `recent` is newest first, at most RECENT."""
     bot_metas = [m.meta for m in recent if m.direction == "out" and m.sender == "bot" and m.meta]
+    notices = [m.meta for m in recent if m.direction == "out" and m.sender == "system" and m.meta]
     readings = [reading_from(m.meta["reading"]) for m in reversed(recent) if m.direction == "in" and m.meta]
     return Turn(
         state=state,
@@ -83,6 +84,7 @@ def turn_from(recent: Sequence[PastMessage], state: str, text: str, channel: str
         vip=vip,
         first=not recent,
         topic=_answered_topic(bot_metas[0]) if bot_metas else None,
+        unstaffed=bool(notices and notices[0].get("nobody_online")),  # see app/engine/timers.py
     )
 
 

@@ -128,6 +128,11 @@ def test_asking_again_while_queued_is_told_a_person_is_coming():
         assert reply.sender == "system" and reply.text == ROUTING.rules.templates.still_queued, text
 
 
+def test_a_ping_while_nobody_is_online_for_the_queue_hears_that_again_not_that_someone_is_coming():
+    [reply] = decide(Turn("queued", "在吗", "web", unstaffed=True), KB, ROUTING).replies
+    assert reply.text == ROUTING.rules.templates.nobody_online
+
+
 def test_once_a_person_owns_the_conversation_the_bot_only_reads():
     for state in ("queued", "with_agent"):
         decision = bot("什么时候发货", state=state)

@@ -152,6 +152,9 @@ def test_with_nobody_online_a_waiting_customer_may_leave_a_message_and_overflow_
 
     notices = callback.wait_for(lambda got: any("回复「留言」" in b["text"] for b in got))
     assert not any("预计等待" in b["text"] for b in notices), "no agent is online: an ETA would be a guess"
+    post_signed(process.url, web_message("在吗", customer_id="w", message_id="w-ping"))
+    pinged = callback.wait_for(lambda got: any(b.get("in_reply_to") == "w-ping" for b in got))
+    assert "回复「留言」" in next(b["text"] for b in pinged if b.get("in_reply_to") == "w-ping")
     post_signed(process.url, web_message("留言", customer_id="w", message_id="w-2"))
     booked = callback.wait_for(lambda got: any(b.get("in_reply_to") == "w-2" for b in got))
     assert next(b["text"] for b in booked if b.get("in_reply_to") == "w-2").startswith("已为您登记留言")
