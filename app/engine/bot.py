@@ -23,6 +23,7 @@ from routing.intent import Intent, classify
 from routing.policy import Handoff, PolicyDecision, Reason, Situation
 from routing.policy import decide as policy_decide
 
+NOBODY_ONLINE = "nobody_online"  # meta key of the notice that nobody who could take the chat is online
 _PICK = re.compile(r"^\s*([1-9])\s*[.。、)）]?\s*$")
 _LEAVE_MESSAGE = re.compile(r"^\s*(我要|我想)?留(个)?言\s*[吧。!！~～]*\s*$")  # taking the 留言 offer while waiting
 
@@ -73,8 +74,10 @@ def decide(turn: Turn, kb: KnowledgeBase | None, routing: Routing) -> Decision:
         if turn.state == ConversationState.QUEUED and _LEAVE_MESSAGE.match(turn.text):
             return Decision([Reply("system", templates.callback_booked)], ticket=True, reading=reading)
         if turn.state == ConversationState.QUEUED and (asks_for_human(turn.text) or checks_for_a_person(turn.text)):
-            text = templates.nobody_online if turn.unstaffed else templates.still_queued  # "在吗" while waiting too
-            return Decision([Reply("system", text)], reading=reading)
+            if turn.unstaffed:  # the same meta as the timers' notice: it counts as said (app/engine/timers.py)
+                notice = Reply("system", templates.nobody_online, meta={NOBODY_ONLINE: True})
+                return Decision([notice], reading=reading)
+            return Decision([Reply("system", templates.still_queued)], reading=reading)  # "在吗" while waiting too
         return Decision(reading=reading)
     decision = _decide_as_bot(turn, kb, routing, reading)
     promotion = routing.rules.promotion_mode

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from sqlalchemy import CompoundSelect, bindparam, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.engine.bot import Turn
+from app.engine.bot import NOBODY_ONLINE, Turn
 from app.store.tables import Conversation, Message
 from routing.emotion import Evidence, Reading
 from routing.rules import Rules
@@ -84,7 +84,7 @@ def turn_from(recent: Sequence[PastMessage], state: str, text: str, channel: str
         vip=vip,
         first=not recent,
         topic=_answered_topic(bot_metas[0]) if bot_metas else None,
-        unstaffed=bool(notices and notices[0].get("nobody_online")),  # see app/engine/timers.py
+        unstaffed=bool(notices and notices[0].get(NOBODY_ONLINE)),  # see app/engine/timers.py
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from adapters.base import OutboundMessage
 from app import metrics
+from app.engine.bot import NOBODY_ONLINE
 from app.engine.closing import close
 from app.engine.replies import add_reply
 from app.engine.waiting import SUPERVISORS, online_agents, queue_of, transition_row, waiting_chats
@@ -175,7 +176,7 @@ class QueueTimers:
             place = places[chat.conversation_id]
             if chat.conversation_id in unstaffed:  # an ETA would be a guess: offer 留言 instead
                 said = chat.conversation_id in told  # the meta below is how a later tick knows
-                notice = (rules.templates.nobody_online, {"position": place, "nobody_online": True})
+                notice = (rules.templates.nobody_online, {"position": place, NOBODY_ONLINE: True})
                 notices[chat.conversation_id] = None if said else notice
                 continue
             eta = eta_minutes(
@@ -258,7 +259,7 @@ async def _told_nobody_online(session, conversation_ids: set[str]) -> set[str]:
         .group_by(Message.conversation_id)
     )
     rows = await session.execute(select(Message.conversation_id, Message.meta).where(Message.id.in_(latest)))
-    return {conversation_id for conversation_id, meta in rows if (meta or {}).get("nobody_online")}
+    return {conversation_id for conversation_id, meta in rows if (meta or {}).get(NOBODY_ONLINE)}
 
 
 def _place_notice(templates: Templates, place: int, eta: int) -> str:

@@ -131,6 +131,7 @@ def test_asking_again_while_queued_is_told_a_person_is_coming():
 def test_a_ping_while_nobody_is_online_for_the_queue_hears_that_again_not_that_someone_is_coming():
     [reply] = decide(Turn("queued", "在吗", "web", unstaffed=True), KB, ROUTING).replies
     assert reply.text == ROUTING.rules.templates.nobody_online
+    assert reply.meta == {"nobody_online": True}, "marked as the timers mark it, so they do not say it again"
 
 
 def test_once_a_person_owns_the_conversation_the_bot_only_reads():
