@@ -2,7 +2,8 @@
 
 Messages are written in batches (app/engine/group_commit.py): under load a transaction per
 message, the ack path's main cost, becomes one per batch. Each webhook still answers only after
-its own message is committed, so nothing is acknowledged that a crash could lose.
+its own message is committed, so nothing is acknowledged that a crash could lose. On SQLite the
+batch goes to SQLite's thread in one trip (app/engine/intake_sqlite.py).
 
 Duplicates (a platform's retry, to this instance or another) are told apart by INSERT … ON
 CONFLICT DO NOTHING RETURNING: a message whose row is not returned was stored before. If a batch
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.base import Address, InboundMessage
 from app import metrics
 from app.engine.group_commit import GroupCommit
+from app.engine.intake_sqlite import SQLiteRows
 from app.store.tables import Message
 
 log = logging.getLogger(__name__)
@@ -38,8 +40,9 @@ class Intake:
     def __init__(self, db: AsyncEngine, notify: Callable[[Address], None], *, batch_size: int = 200) -> None:
         self._db = db
         self._notify = notify
+        store = SQLiteRows(db) if db.dialect.name == "sqlite" else self._store
         self._writes: GroupCommit[dict, bool] = GroupCommit(
-            self._store, fails_all=lambda exc: not _about_one_row(exc), batch_size=batch_size, name="intake writer"
+            store, fails_all=lambda exc: not _about_one_row(exc), batch_size=batch_size, name="intake writer"
         )
 
     async def accept(self, message: InboundMessage) -> bool:
@@ -54,7 +57,8 @@ class Intake:
         return True
 
     async def _store(self, rows: list[dict]) -> list[bool]:
-        """One transaction: each row's outcome, True if stored now. A key twice in the batch is stored once."""
+        """One transaction, one Core statement (kefu's write on PostgreSQL): each row's outcome, True if
+        stored now. A key twice in the batch is stored once."""
         first: dict[Key, int] = {}
         for n, row in enumerate(rows):
             first.setdefault(_key(row), n)

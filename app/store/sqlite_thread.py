@@ -11,12 +11,14 @@ back) makes none: same thread, same connection, same transactions; only fewer tr
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 from aiosqlite.context import contextmanager
+
+T = TypeVar("T")
 
 
 class OneTripCursor(aiosqlite.Cursor):
@@ -71,6 +73,11 @@ class OneTripConnection(aiosqlite.Connection):
         if self._conn.in_transaction:  # the pool rolls back every connection it gets back
             await super().rollback()
 
+    async def commit_in_one_trip(self, write: Callable[..., T], *args: Any) -> T:
+        """`write(sqlite3_connection, *args)` then COMMIT (ROLLBACK if it raises), in one trip to the
+        thread; the caller's COMMIT, made after, then finds no transaction open and makes no trip."""
+        return await self._execute(_committed, self._conn, write, args)
+
 
 def connect(*args: Any, **kwargs: Any) -> OneTripConnection:
     """`sqlite3.connect(*args, **kwargs)` on the connection's thread once SQLAlchemy awaits this
@@ -78,6 +85,11 @@ def connect(*args: Any, **kwargs: Any) -> OneTripConnection:
     connection = OneTripConnection(partial(sqlite3.connect, *args, **kwargs), iter_chunk_size=64)
     connection._thread.daemon = True  # as SQLAlchemy sets for aiosqlite's own connections
     return connection
+
+
+def _committed(conn: sqlite3.Connection, write: Callable[..., T], args: tuple) -> T:
+    with conn:  # sqlite3: commit on success, roll back on an exception
+        return write(conn, *args)
 
 
 def _execute(conn: aiosqlite.Connection, cursor: sqlite3.Cursor | None, sql: str, parameters: Any) -> tuple:

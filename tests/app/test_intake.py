@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import event, func, make_url, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
-from adapters.base import Address, InboundMessage
+from adapters.base import Address, CustomerProfile, InboundMessage
 from app.engine.intake import Intake
 from app.store.database import session_factory
 from app.store.tables import Message
@@ -45,6 +46,26 @@ async def test_a_message_seen_before_is_a_duplicate(store):
     assert await intake.accept(message("m1")) is False
 
 
+async def test_a_message_is_stored_with_all_it_carries(store):
+    sessions = session_factory(store)
+    sent_at = datetime(2026, 11, 11, 0, 0, 1, 250, tzinfo=timezone(timedelta(hours=8)))  # 双十一, Beijing time
+    profile = CustomerProfile(name="小王", vip=True, tags=("复购",))
+    before = datetime.now(UTC)
+
+    await Intake(store, lambda address: None).accept(
+        InboundMessage(Address("web", "shop2", "c9"), "m9", "还有货吗？", sent_at=sent_at, customer=profile)
+    )
+
+    async with sessions() as session:
+        row = await session.scalar(select(Message))
+    assert (row.channel, row.account, row.customer_id, row.platform_message_id) == ("web", "shop2", "c9", "m9")
+    assert (row.direction, row.sender, row.text) == ("in", "customer", "还有货吗？")
+    assert row.sent_at == sent_at and row.sent_at.tzinfo == UTC
+    assert row.customer == {"name": "小王", "vip": True, "tags": ["复购"]}
+    assert before <= row.created_at <= datetime.now(UTC)
+    assert len(row.public_id) == 32 and row.conversation_id is None and row.processed_at is None
+
+
 async def test_a_message_the_store_refuses_fails_alone_and_its_batch_neighbours_are_stored(store):
     sessions = session_factory(store)
     intake = Intake(store, lambda address: None)
@@ -63,10 +84,24 @@ async def test_a_message_the_store_refuses_fails_alone_and_its_batch_neighbours_
         assert await session.scalar(select(func.count()).select_from(Message)) == 2
 
 
+async def test_a_value_that_cannot_be_stored_fails_alone(store):
+    sessions = session_factory(store)
+    intake = Intake(store, lambda address: None)
+    naive = InboundMessage(Address("web", "default", "c1"), "bad", "text", sent_at=datetime(2026, 11, 11))
+
+    outcomes = await asyncio.gather(
+        intake.accept(message("m1")), intake.accept(naive), intake.accept(message("m2")), return_exceptions=True
+    )
+
+    assert outcomes[0] is True and outcomes[2] is True
+    assert isinstance(outcomes[1], StatementError) and "naive datetime" in str(outcomes[1])
+    assert sorted(await stored(sessions)) == ["m1", "m2"]
+
+
 @pytest.mark.sqlite_only
 async def test_a_database_that_cannot_write_fails_the_whole_batch_at_once(store, database_url):
-    errors: list[int] = []
-    event.listen(store.sync_engine, "handle_error", lambda context: errors.append(1))
+    writes: list[int] = []
+    event.listen(store.sync_engine, "begin", lambda connection: writes.append(1))
     intake = Intake(store, lambda address: None)
     blocker = sqlite3.connect(make_url(database_url).database, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # another writer holds the file past the busy timeout
@@ -77,4 +112,4 @@ async def test_a_database_that_cannot_write_fails_the_whole_batch_at_once(store,
         blocker.close()
 
     assert all(isinstance(outcome, OperationalError) for outcome in outcomes)
-    assert len(errors) == 1  # one failed write for the batch of twenty, not twenty more one by one
+    assert len(writes) == 1  # one failed write for the batch of twenty, not twenty more one by one
