@@ -32,7 +32,7 @@ from app.api import (
     webhooks,
 )
 from app.engine.outage import describe_storage_error
-from app.metrics import REQUEST_SECONDS
+from app.metrics import REQUEST_SECONDS, child
 from app.privacy import configure_logging
 from app.services import Services
 from app.settings import Settings, get_settings
@@ -85,7 +85,7 @@ class KefuApp(FastAPI):
         route, channel, account = found
         response = await _answer_webhook(self.state.services, channel, account, Request(scope, receive))
         await response(scope, receive, send)
-        REQUEST_SECONDS.labels(route, "POST", str(response.status_code)).observe(time.perf_counter() - started)
+        child(REQUEST_SECONDS, route, "POST", str(response.status_code)).observe(time.perf_counter() - started)
 
 
 async def _answer_webhook(services: Services, channel: str, account: str, request: Request) -> Response:

@@ -52,7 +52,9 @@ class LocalWindows:
         if now >= self._next_sweep:
             self._sweep(now)
         window = float(item.get_expiry())
-        hits = self._hits.setdefault(key, (window, deque()))[1]
+        if (known := self._hits.get(key)) is None:  # not setdefault: it would build a deque on every hit
+            known = self._hits[key] = (window, deque())
+        hits = known[1]
         while hits and hits[0] <= now - window:
             hits.popleft()
         if len(hits) >= item.amount:

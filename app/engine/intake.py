@@ -52,7 +52,7 @@ class Intake:
         if not stored:
             log.info("duplicate %s message %s", address.channel, message.platform_message_id)
             return False
-        metrics.MESSAGES_IN.labels(address.channel).inc()
+        metrics.child(metrics.MESSAGES_IN, address.channel).inc()
         self._notify(address)
         return True
 
