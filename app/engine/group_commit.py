@@ -35,7 +35,8 @@ class GroupCommit(Generic[Item, Result]):
         self._waiting.append((item, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._run(), name=self._name)
-        return await asyncio.shield(future)  # a caller that gives up does not undo its neighbours' batch
+        # A caller that gives up cancels only its own future: the batch is the writer task's, not its.
+        return await future
 
     async def _run(self) -> None:
         batch: list[tuple[Item, asyncio.Future]] = []
@@ -45,6 +46,8 @@ class GroupCommit(Generic[Item, Result]):
                 del self._waiting[: self._batch_size]
                 outcomes = await self._outcomes([item for item, _ in batch])
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():  # its caller gave up
+                        continue
                     if isinstance(outcome, Exception):
                         future.set_exception(outcome)
                     else:

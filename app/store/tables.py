@@ -51,6 +51,11 @@ class UTCDateTime(TypeDecorator):
         return value
 
 
+# None stored as SQL NULL rather than the JSON text 'null' (read back as None all the same): no
+# encoding for the many messages without a profile or a decision.
+NULLABLE_JSON = JSON(none_as_null=True)
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
 
@@ -157,14 +162,14 @@ class Message(Base):
     sender: Mapped[str] = mapped_column(String(16))  # customer | bot | agent | system
     platform_message_id: Mapped[str | None] = mapped_column(String(128))
     text: Mapped[str] = mapped_column(Text)
-    customer: Mapped[dict[str, Any] | None] = mapped_column()
+    customer: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
     sent_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column()
     in_reply_to: Mapped[str | None] = mapped_column(String(128))  # the customer's platform message id
     faq_id: Mapped[str | None] = mapped_column(String(128))
     faq_score: Mapped[float | None] = mapped_column(Float)
-    meta: Mapped[dict[str, Any] | None] = mapped_column()  # the bot's decision: reasons, candidates, offers
+    meta: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)  # the bot's decision: reasons, offers…
     error: Mapped[str | None] = mapped_column(Text)
 
 
