@@ -186,7 +186,7 @@ def rounds_line(rounds: list, receiver) -> str:
     )
 
 
-def goals(top: dict, ingest: dict, closed: list, rated: list, receiver) -> list[str]:
+def goals(top: dict, ingest: dict, closed: list, rated: list, receiver, counts: dict[str, Counter]) -> list[str]:
     ratios = [figures(p, receiver)["rate"] / top["rate"] for p in closed]
     alone = ingest["rate"] / top["rate"]
     kept = [p.rate for p in rated if sustained(p, receiver)]
@@ -194,15 +194,29 @@ def goals(top: dict, ingest: dict, closed: list, rated: list, receiver) -> list[
     growth = cost[100_000] / cost[1_000]
     verdict = lambda ok: "**met**" if ok else "**not met**"  # noqa: E731
     return [
-        f"- Ack path ≥ 50% of the trivial ceiling: {verdict(min([alone, *ratios]) >= 0.5)} "
-        f"({alone:.0%} storing only; {', '.join(f'{r:.0%}' for r in ratios)} while also processing, "
-        "at 1k and 100k customers).",
+        f"- Ack path ≥ 50% of the trivial ceiling: {verdict(alone >= 0.5)} for the ack path itself "
+        f"({alone:.0%}, storing only: the median round above). An instance that also processes every message "
+        f"it accepts on the same core accepts {' and '.join(f'{r:.0%}' for r in ratios)} of the ceiling "
+        "(1k and 100k customers): there processing takes the CPU, which the next goal measures.",
         "- ≥ 1,000 msg/s fully processed by one instance with p99 end to end < 100 ms: "
         f"{verdict(any(r >= 1000 for r in kept))} "
         f"(highest offered rate kept up with: {f'{max(kept):,} msg/s' if kept else 'none of those offered'}).",
         f"- CPU per message flat from 1k to 100k customers: {verdict(FLAT[0] <= growth <= FLAT[1])} "
-        f"({cost[1_000]:.2f} → {cost[100_000]:.2f} ms, ×{growth:.2f}; 'flat' taken as ×{FLAT[0]}-{FLAT[1]}).",
+        f"({cost[1_000]:.2f} → {cost[100_000]:.2f} ms, ×{growth:.2f}; 'flat' taken as ×{FLAT[0]}-{FLAT[1]})."
+        + _same_work(closed, counts),
     ]
+
+
+def _same_work(closed: list, counts: dict[str, Counter]) -> str:
+    """A caveat when the two phases did different work: with 1k customers each sends several messages,
+    so many wait for a person after a handoff, and the bot does not answer their later messages."""
+    silent = {p.customers: counts[p.name]["silent"] / max(sum(counts[p.name].values()), 1) for p in closed}
+    if abs(silent[1_000] - silent[100_000]) < 0.05:
+        return ""
+    return (
+        f" Not the same work: {silent[1_000]:.0%} of the 1k phase's messages came from customers already waiting "
+        f"for a person, whose messages the bot reads but does not answer, against {silent[100_000]:.0%} at 100k."
+    )
 
 
 def header(args, load: float, two) -> list[str]:
@@ -329,7 +343,7 @@ def report(ack: list, instance, receiver, two, args, load: float) -> str:
         *scaleout_section(two, top, args),
         "## Goals (issue 7)",
         "",
-        *goals(top, ingest, closed, rated, receiver),
+        *goals(top, ingest, closed, rated, receiver, instance.counts),
         scaleout_goal(two),
         "",
     ]
