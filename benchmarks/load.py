@@ -14,8 +14,10 @@ small talk or questions it lacks, 10% angry ones (handed off); see benchmarks/lo
    ceiling), then an instance that only stores (KEFU_ENGINE__WORKERS=0). The machine's speed drifts
    between minutes, so each round's ratio is taken within the round and the median round is reported.
 2. One instance doing everything, closed loop: customers drawn from 1k ids, then from 100k ids already
-   in its store (benchmarks/load_seed.py). After each phase the run waits until nothing is pending
-   (messages processed, replies delivered), so CPU per message is the whole cost.
+   in its store (benchmarks/load_seed.py). A customer who was angry (handed off) is replaced by a new
+   one, so both phases do the same work per message (`Messages(angry_leave=True)`). After each phase
+   the run waits until nothing is pending (messages processed, replies delivered), so CPU per message
+   is the whole cost.
 3. Fully processed, open loop: each of `--rates` offered for `--rate-seconds`, new customers.
 4. Scale-out (benchmarks/load_scaleout.py; skipped with `--no-scaleout` or without PostgreSQL and
    redis-server installed): two instances on a throwaway PostgreSQL and Redis, the generator sending
@@ -143,7 +145,7 @@ async def embedded(workdir: Path, receiver: CallbackReceiver, secret: str, args)
         await measure("warm-up", kefu, warm, drain)
         idle["a fresh store"] = await idle_share(kefu)
         for customers in (1_000, 100_000):
-            messages = Messages(f"k{customers // 1000}k", customers, secret)
+            messages = Messages(f"k{customers // 1000}k", customers, secret, angry_leave=True)
             if customers > 1_000:
                 print(f"seeded {customers:,} customers in {seed_customers(db, messages.prefix, customers):.1f} s")
                 idle[f"{customers:,} customers seeded"] = await idle_share(kefu)

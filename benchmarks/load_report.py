@@ -243,7 +243,9 @@ def header(args, load: float, two) -> list[str]:
         "`KEFU_LIMITS__PER_IP=100000/second` (all load comes from 127.0.0.1, like a platform's few addresses), "
         "per-customer limit at its default 60/minute",
         "- traffic: signed web-channel messages, 70% FAQ questions, 20% small talk or questions the FAQ lacks, "
-        "10% angry; each phase has its own customer ids. Generator and callback receiver share one asyncio "
+        "10% angry; each phase has its own customer ids; in the closed loops with 1k and 100k customers, a "
+        "customer who was angry (handed off) is replaced by a new one, so both do the same work per message. "
+        "Generator and callback receiver share one asyncio "
         "process (a minimal HTTP/1.1 client: httpx cost ~760 µs CPU per request here and would have been the "
         "bottleneck)",
         "- e2e: from sending the message (open loop: from its scheduled time) to the first signed callback "

@@ -138,7 +138,7 @@ async def run_phases(kefu: Instances, secret: str, drain, meters: dict, args) ->
     """A warm-up, the closed loop with 1k customers, then each offered rate with new customers."""
     warm = open_loop(kefu.ports, Messages("pg-warm", 1000, secret), rate=50, seconds=2)
     await measure("pg-warm-up", kefu, warm, drain, meters)
-    messages = Messages("pg-k1k", 1_000, secret)
+    messages = Messages("pg-k1k", 1_000, secret, angry_leave=True)
     traffic = closed_loop(kefu.ports, messages, clients=args.clients, seconds=args.seconds)
     phases = [await measure(messages.prefix, kefu, traffic, drain, meters, customers=1_000)]
     for rate in args.rates:
