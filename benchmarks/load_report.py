@@ -208,8 +208,8 @@ def goals(top: dict, ingest: dict, closed: list, rated: list, receiver, counts: 
 
 
 def _same_work(closed: list, counts: dict[str, Counter]) -> str:
-    """A caveat when the two phases did different work: with 1k customers each sends several messages,
-    so many wait for a person after a handoff, and the bot does not answer their later messages."""
+    """A caveat when the two phases still differ in work: customers waiting for a person, whose messages
+    the bot does not answer. Angry customers leave (`angry_leave`); other handoffs can still leave some."""
     silent = {p.customers: counts[p.name]["silent"] / max(sum(counts[p.name].values()), 1) for p in closed}
     if abs(silent[1_000] - silent[100_000]) < 0.05:
         return ""
