@@ -38,6 +38,9 @@ class Evidence:
     text: str  # the words that triggered it
 
 
+RISK_EVIDENCE = ("strong_threat", "weak_threat", "threat_pattern", "safety")  # named in a risk handoff's reason
+
+
 @dataclass(frozen=True)
 class Reading:
     label: Label
@@ -97,11 +100,12 @@ class EmotionReader:
         found = {
             name: _found(work, self.lexicon[name]) for name in ("strong_threat", "weak_threat", "action", "safety")
         }
+        found["threat_pattern"] = _matches(work, self.lexicon.patterns.get("threat_patterns", ()))
         asking = _found(work, self.lexicon["asking_about"])
         for name, words in found.items():
             evidence += [Evidence(name, w) for w in words]
         acting = bool(found["action"])
-        if found["strong_threat"] and (acting or not asking):
+        if (found["strong_threat"] or found["threat_pattern"]) and (acting or not asking):
             return "threat"
         if found["weak_threat"] and (acting and not asking or len(found["weak_threat"]) >= 2):
             return "threat"

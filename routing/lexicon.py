@@ -16,7 +16,11 @@ WORD_LISTS = {
 }
 
 
-PATTERN_LISTS = ("angry_patterns", "frustration_patterns", "anxious_patterns")
+PATTERN_LISTS = {  # section -> its lists of regular expressions
+    "risk": ("threat_patterns",),
+    "emotion": ("angry_patterns", "frustration_patterns", "anxious_patterns"),
+}
+PATTERN_NAMES = frozenset(name for names in PATTERN_LISTS.values() for name in names)
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,7 @@ class EmotionLexicon:
         """This lexicon plus ops' words (`{"angry": [...], "angry_patterns": [...]}`)."""
         words, patterns = dict(self.words), dict(self.patterns)
         for name, added in extra.items():
-            if name in PATTERN_LISTS:
+            if name in PATTERN_NAMES:
                 patterns[name] = (*patterns.get(name, ()), *(re.compile(p) for p in added))
             else:
                 words[name] = tuple(dict.fromkeys((*words.get(name, ()), *(str(w).lower() for w in added))))
@@ -39,7 +43,7 @@ class EmotionLexicon:
 
 
 def known_lists() -> set[str]:
-    return {name for names in WORD_LISTS.values() for name in names} | set(PATTERN_LISTS)
+    return {name for names in WORD_LISTS.values() for name in names} | PATTERN_NAMES
 
 
 def load_emotion_lexicon(path: Path = BUILTIN_EMOTION_LEXICON) -> EmotionLexicon:
@@ -48,5 +52,9 @@ def load_emotion_lexicon(path: Path = BUILTIN_EMOTION_LEXICON) -> EmotionLexicon
     for section, names in WORD_LISTS.items():
         for name in names:
             words[name] = tuple(str(w).lower() for w in data.get(section, {}).get(name, []))
-    patterns = {name: tuple(re.compile(p) for p in data.get("emotion", {}).get(name, [])) for name in PATTERN_LISTS}
+    patterns = {
+        name: tuple(re.compile(p) for p in data.get(section, {}).get(name, []))
+        for section, names in PATTERN_LISTS.items()
+        for name in names
+    }
     return EmotionLexicon(words, patterns)

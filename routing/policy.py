@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from faq.matcher import MatchResult
-from routing.emotion import Reading
+from routing.emotion import RISK_EVIDENCE, Reading
 from routing.intent import Intent
 from routing.rules import Level, Rules
 
@@ -67,7 +67,7 @@ def decide(s: Situation, rules: Rules) -> PolicyDecision:
     t = rules.templates
     if s.reading.risk in ("threat", "safety"):
         queue = rules.escalation.threat_queue if s.reading.risk == "threat" else rules.escalation.safety_queue
-        words = "、".join(e.text for e in s.reading.evidence if e.kind in ("strong_threat", "weak_threat", "safety"))
+        words = "、".join(e.text for e in s.reading.evidence if e.kind in RISK_EVIDENCE)
         template = t.senior if s.reading.risk == "threat" else t.safety
         return _handoff(s, rules, queue, "L3", template, Reason(f"risk:{s.reading.risk}", words))
     if s.asked_for_human:

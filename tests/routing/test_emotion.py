@@ -48,6 +48,28 @@ def test_innocent_uses_of_trigger_words_do_not_escalate(text):
     assert reading.risk == "none" and not reading.escalated
 
 
+@pytest.mark.parametrize(
+    "text", ["给你们差评", "必给差评", "我给你们打差评", "直接给你一星", "这质量必须差评", "差评，没得商量", "差评伺候"]
+)
+def test_saying_one_will_leave_a_bad_review_is_a_threat_without_an_action_word(text):
+    reading = READER.read(text)
+    assert reading.risk == "threat" and "threat_pattern" in kinds(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["不给差评了", "我不会给差评的", "放心，不想给你们差评", "手滑给了个差评，怎么改好评", "差评能删吗", "必须好评"],
+)
+def test_promising_not_to_or_having_given_a_bad_review_is_no_threat(text):
+    assert READER.read(text).risk == "none"
+
+
+def test_ops_threat_patterns_from_the_rules_file_are_threats():
+    reader = EmotionReader(load_emotion_lexicon().extended({"threat_patterns": ["发(到)?贴吧"]}))
+    assert READER.read("这事我发到贴吧").risk == "none"
+    assert reader.read("这事我发到贴吧").risk == "threat"
+
+
 @pytest.mark.parametrize("text", ["插上电就冒烟了", "孩子被烫伤了", "充电器漏电"])
 def test_product_dangers_are_safety_risks(text):
     assert READER.read(text).risk == "safety"
