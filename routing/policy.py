@@ -6,7 +6,9 @@ Rules, first match wins:
   3. angry or aggrieved                → L2 to the complaints queue, empathy first
   4. an intent only a person can do    → that intent's queue
   5. a confident FAQ answer            → answer (reassurance first when anxious; then hand off
-                                         when the entry is marked `handoff`)
+                                         when the entry is marked `handoff`); but when the answer
+                                         asks for the order number and the message carries one,
+                                         the intent's queue instead: asking again would be absurd
   6. an order number the FAQ cannot    → the queue of that answer's intent: the bot cannot look
      place, right after an answer        orders up (answers often ask for one: 把订单号发给我们)
   7. suggestions / nothing found       → suggest / clarify, until `unresolved_turns` in a row,
@@ -16,6 +18,7 @@ VIP customers get a priority boost and, for ordinary handoffs, the VIP queue.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -88,6 +91,9 @@ def _bot_turn(s: Situation, rules: Rules) -> PolicyDecision:
     faq, t = s.faq, rules.templates
     if faq is not None and faq.decision == "answer":
         entry = faq.best.entry
+        if faq.normalised.order_numbers and asks_for_the_order_number(entry.answer):
+            reason = Reason("order_number", f"sent with a question about {entry.id}, whose answer asks for one")
+            return _handoff(s, rules, _intent_queue(s, rules), None, t.handoff, reason)
         reason = Reason("faq:answer", f"{entry.id} {faq.best.score:.2f}")
         before = t.reassurance if s.reading.label == "anxious" else None
         if entry.handoff:
@@ -104,6 +110,17 @@ def _bot_turn(s: Situation, rules: Rules) -> PolicyDecision:
         return PolicyDecision("suggest", (Reason("faq:suggest", "、".join(c.entry.id for c in faq.suggestions)),))
     reason = Reason("faq:none", "; ".join(faq.reasons) if faq else "no FAQ")
     return PolicyDecision("clarify", (reason,), message=t.clarify)
+
+
+def asks_for_the_order_number(answer: str) -> bool:
+    """麻烦您提供一下订单号, 请把订单号发给我们: the bot cannot look orders up, so such answers ask."""
+    return _ASKS_FOR_ORDER.search(answer) is not None
+
+
+_ASKS_FOR_ORDER = re.compile(
+    r"(提供|告诉|发|留|报)[^，。！？,.!?]{0,4}订单(号|编号)"  # 提供一下订单号
+    r"|订单(号|编号)[^，。！？,.!?]{0,4}(发|告诉|给)我"  # 把订单号发给我们
+)
 
 
 def _intent_queue(s: Situation, rules: Rules) -> str:

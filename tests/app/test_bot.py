@@ -14,6 +14,7 @@ from faq.index import SearchIndex
 from faq.knowledge_base import Entry, KnowledgeBase
 from faq.lexicon import BUILTIN_LEXICON, load_lexicon
 from faq.tokenise import Tokeniser
+from routing.policy import asks_for_the_order_number
 
 ENTRIES = (
     Entry("ship", ("什么时候发货", "多久发货"), "亲，{shop_name}付款后48小时内发货。", "logistics"),
@@ -120,6 +121,30 @@ def test_an_order_number_sent_after_an_answer_goes_to_a_person_for_that_topic():
     after_answer = decide(Turn("bot", "订单号：123456789012345678", "web", topic="logistics"), KB, ROUTING)
     assert after_answer.handoff.queue == "logistics" and after_answer.reasons[0].rule == "order_number"
     assert bot("123456789012345678").replies[0].meta["action"] == "clarify"  # no answer before it: asks
+
+
+def test_an_order_number_sent_with_a_question_whose_answer_asks_for_one_goes_to_a_person():
+    urge = Entry("urge", ("怎么还没发货",), "麻烦您提供一下订单号，我们为您加急处理。", "logistics")
+    kb = KnowledgeBase({urge.id: urge}, index=SearchIndex((urge,), Tokeniser(load_lexicon(BUILTIN_LEXICON))))
+    decision = decide(Turn("bot", "订单号 4408123567890 怎么还没发货", "web"), kb, ROUTING)
+    assert decision.handoff.queue == "logistics" and decision.reasons[0].rule == "order_number"
+    assert "订单号" not in decision.replies[0].text  # not asked for what it was just given
+    assert decide(Turn("bot", "怎么还没发货", "web"), kb, ROUTING).replies[0].faq_id == "urge"
+    assert bot("订单 4408123567890 什么时候发货").replies[0].faq_id == "ship"  # an answer that does not ask
+
+
+@pytest.mark.parametrize(
+    ("answer", "asks"),
+    [
+        ("麻烦您提供一下订单号，我这边马上联系仓库。", True),
+        ("如物流超过3天没有更新，请把订单号发给我们。", True),
+        ("请告诉我订单编号", True),
+        ("在“我的订单”里点查看物流。", False),
+        ("订单号在订单详情页最上方。", False),
+    ],
+)
+def test_answers_that_ask_for_the_order_number_are_told_apart(answer, asks):
+    assert asks_for_the_order_number(answer) is asks
 
 
 def test_asking_again_while_queued_is_told_a_person_is_coming():
