@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import lru_cache
 
 from pypinyin import lazy_pinyin
 
 
+@lru_cache(maxsize=1 << 16)  # customers' words repeat (Zipf): most lookups are hits
 def _sound(word: str) -> str:
     return " ".join(lazy_pinyin(word))
 

@@ -83,6 +83,7 @@ class SearchIndex:
         self._vocabulary = {term: n for n, term in enumerate(self._idf)}
         self._sounds = SoundAlike(self._vocabulary)
         self._matrix = self._contributions(self._terms)
+        self._question_weights = [[self._total(q.terms) for q in parsed] for parsed in self._questions]
 
     def parse(self, text: str) -> Query:
         normalised = normalise(text)
@@ -137,7 +138,8 @@ class SearchIndex:
         entry = self.entries[number]
         questions = self._questions[number]
         ratios = [fuzz.ratio(query.text, q.text) / 100 for q in questions]
-        covers = [self._cover(query, q) for q in questions]
+        totals = self._question_weights[number]
+        covers = [self._cover(query, q, total) for q, total in zip(questions, totals, strict=True)]
         closest = max(range(len(questions)), key=lambda i: (covers[i], ratios[i]))
         w = self.weights.question_cover
         score = lexical * (1 - w + w * covers[closest])
@@ -146,10 +148,12 @@ class SearchIndex:
         matched = query.terms & self._known[number]
         return Scored(entry, round(min(score, 1.0), 4), entry.questions[closest], tuple(sorted(matched)))
 
-    def _cover(self, query: Query, question: Query) -> float:
-        """The share of a question's weight the query contains: a question is one topic."""
-        total = sum(self._weight(t) for t in question.terms)
-        return sum(self._weight(t) for t in query.terms & question.terms) / total if total else 0.0
+    def _cover(self, query: Query, question: Query, total: float) -> float:
+        """The share of a question's weight (`total`) the query contains: a question is one topic."""
+        return self._total(query.terms & question.terms) / total if total else 0.0
+
+    def _total(self, terms: Iterable[str]) -> float:
+        return sum(self._weight(t) for t in terms)
 
     def _weight(self, term: str) -> float:
         if term in self._idf:

@@ -77,13 +77,19 @@ class EmotionReader:
     def __init__(self, lexicon: EmotionLexicon, weights: Weights = Weights()) -> None:
         self.lexicon = lexicon
         self.weights = weights
+        self._lists = {name: _WordList(words) for name, words in lexicon.words.items()}
+
+    def _found(self, text: str, name: str) -> list[str]:
+        word_list = self._lists.get(name)
+        return word_list.found(text) if word_list else []
 
     def read(self, text: str, *, history: Sequence[Reading] = ()) -> Reading:
         """Read one message; `history` (earlier readings, oldest first) gives the trend."""
         folded = fold(text)
         work = folded
-        for phrase in self.lexicon["innocent"]:
-            work = work.replace(phrase, " ")
+        if self._found(folded, "innocent"):
+            for phrase in self.lexicon["innocent"]:
+                work = work.replace(phrase, " ")
         evidence: list[Evidence] = []
         risk = self._risk(work, evidence)
         angry, aggrieved, anxious = self._scores(text, folded, work, evidence)
@@ -97,11 +103,9 @@ class EmotionReader:
         return Reading(label, round(intensity, 2), risk, tuple(evidence), round(trend, 2))
 
     def _risk(self, work: str, evidence: list[Evidence]) -> Risk:
-        found = {
-            name: _found(work, self.lexicon[name]) for name in ("strong_threat", "weak_threat", "action", "safety")
-        }
+        found = {name: self._found(work, name) for name in ("strong_threat", "weak_threat", "action", "safety")}
         found["threat_pattern"] = _matches(work, self.lexicon.patterns.get("threat_patterns", ()))
-        asking = _found(work, self.lexicon["asking_about"])
+        asking = self._found(work, "asking_about")
         for name, words in found.items():
             evidence += [Evidence(name, w) for w in words]
         acting = bool(found["action"])
@@ -115,13 +119,13 @@ class EmotionReader:
 
     def _scores(self, text: str, folded: str, work: str, evidence: list[Evidence]) -> tuple[float, float, float]:
         w, lexicon = self.weights, self.lexicon
-        angry_words = _found(work, lexicon["angry"])
-        sarcasm = _found(work, lexicon["sarcasm"])
-        soft_sarcasm = _found(work, lexicon["soft_sarcasm"])
+        angry_words = self._found(work, "angry")
+        sarcasm = self._found(work, "sarcasm")
+        soft_sarcasm = self._found(work, "soft_sarcasm")
         patterns = _matches(work, lexicon.patterns.get("angry_patterns", ()))
         frustration = _matches(work, lexicon.patterns.get("frustration_patterns", ()))
-        aggrieved_words = _found(work, lexicon["aggrieved"])
-        anxious_words = _found(work, lexicon["anxious"]) + _matches(work, lexicon.patterns.get("anxious_patterns", ()))
+        aggrieved_words = self._found(work, "aggrieved")
+        anxious_words = self._found(work, "anxious") + _matches(work, lexicon.patterns.get("anxious_patterns", ()))
         angry_emoji = [e for e in lexicon["angry_emoji"] if e in folded]
         anxious_emoji = [e for e in lexicon["anxious_emoji"] if e in folded]
         exclaims, questions = _EXCLAIMS.findall(folded), _QUESTIONS.findall(folded)
@@ -172,13 +176,25 @@ class EmotionReader:
         return "calm", max(angry, aggrieved, anxious)
 
 
-def _found(text: str, words: Sequence[str]) -> list[str]:
-    """The words in `text`, leaving out those only found inside a longer one (介入 in 平台介入).
+class _WordList:
+    """One word list, with a single regular expression that tells at C speed whether any word is in a text.
 
-    A number word (12315, 12345) counts only as a whole number, never inside a phone or order number.
+    Most messages hold none of a list's words, so the word-by-word look runs only when one is there.
     """
-    hits = [word for word in words if word and _contains(text, word)]
-    return [w for w in hits if not any(w != longer and w in longer for longer in hits)]
+
+    def __init__(self, words: Sequence[str]) -> None:
+        self.words = tuple(w for w in words if w)
+        self.screen = re.compile("|".join(map(re.escape, self.words)) or "(?!)")  # (?!): matches nothing
+
+    def found(self, text: str) -> list[str]:
+        """The words in `text`, leaving out those only found inside a longer one (介入 in 平台介入).
+
+        A number word (12315, 12345) counts only as a whole number, never inside a phone or order number.
+        """
+        if not self.screen.search(text):
+            return []
+        hits = [word for word in self.words if _contains(text, word)]
+        return [w for w in hits if not any(w != longer and w in longer for longer in hits)]
 
 
 def _contains(text: str, word: str) -> bool:
