@@ -23,7 +23,7 @@ from app.engine.context import PastMessage, reading_to_dict, recent_messages, tu
 from app.engine.exclusive import ConversationBusy, hold_conversation
 from app.engine.group_commit import GroupCommit
 from app.engine.outage import is_outage
-from app.engine.replies import add_reply
+from app.engine.replies import StagedReplies
 from app.engine.waiting import SUPERVISORS
 from app.knowledge import Routing
 from app.store.tables import Conversation, ConversationState, Message, StateTransition, new_id, utcnow
@@ -83,8 +83,9 @@ class ConversationEngine:
     async def _process_together(self, addresses: list[Address]) -> list[bool | Exception]:
         """One transaction for the next message of each address; then the after-commit work of each."""
         outcomes: list[Handled | bool | Exception] = []
+        replies = StagedReplies()
         async with self._sessions.begin() as session:
-            with session.no_autoflush:  # a single flush at the commit writes each table's rows together
+            with session.no_autoflush:  # a single flush writes each table's rows together
                 held = [a for a in dict.fromkeys(addresses) if await hold_conversation(session, a)]
                 pending = await _next_pending_and_open(session, held)  # after the locks: what is pending now
                 recent = await recent_messages(session, _history_ends(pending))
@@ -94,7 +95,10 @@ class ConversationEngine:
                     elif address not in held:
                         outcomes.append(ConversationBusy(address))
                     else:
-                        outcomes.append(await self._handle_next(session, address, pending.get(address, ()), recent))
+                        found = pending.get(address, ())
+                        outcomes.append(await self._handle_next(session, address, found, recent, replies))
+            await session.flush()  # the new conversations first: the replies refer to them
+            await replies.write(session)
         for outcome in outcomes:
             if isinstance(outcome, Handled):
                 try:
@@ -109,6 +113,7 @@ class ConversationEngine:
         address: Address,
         pending: Sequence[tuple[Message, Conversation | None]],
         recent: Mapping[str, Sequence[PastMessage]],
+        replies: StagedReplies,
     ) -> Handled | bool:
         """Decide on the address's oldest pending message and stage every write (False: none pending).
 
@@ -128,7 +133,7 @@ class ConversationEngine:
             if message.customer:
                 conversation.customer = message.customer
             past = recent.get(conversation.id, ())
-            decision, outbound = await self._converse(session, conversation, message, routing, past)
+            decision, outbound = self._converse(session, conversation, message, routing, past, replies)
         message.processed_at = utcnow()
         return Handled(message, decision, conversation, outbound, more=len(pending) > 1)
 
@@ -139,15 +144,16 @@ class ConversationEngine:
         for item in handled.outbound:
             self._hooks.on_outbound(item)
 
-    async def _converse(
+    def _converse(
         self,
         session: AsyncSession,
         conversation: Conversation,
         message: Message,
         routing: Routing,
         recent: Sequence[PastMessage],
+        replies: StagedReplies,
     ) -> tuple[Decision, list[OutboundMessage]]:
-        """Decide and stage every write; the commit flushes them together (no statement before it)."""
+        """Decide and stage every write; the batch's flush and `replies` write them together."""
         turn = turn_for(conversation, message.text, recent, routing.rules)
         message.conversation_id = conversation.id
         with metrics.MATCH_SECONDS.time():
@@ -156,8 +162,7 @@ class ConversationEngine:
         if decision.new_state:
             transition(session, conversation, decision.new_state, decision.reason or "")
         outbound = [
-            await add_reply(
-                session,
+            replies.add(
                 conversation,
                 sender=reply.sender,
                 text=reply.text,

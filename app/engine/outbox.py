@@ -22,7 +22,7 @@ from adapters.errors import DeliveryError
 from app import metrics
 from app.engine.outage import OutageLog
 from app.settings import OutboxSettings
-from app.store.tables import Conversation, Message, OutboxItem, OutboxStatus, utcnow
+from app.store.tables import Message, OutboxItem, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -205,18 +205,6 @@ _STORE_SENT = (
 
 def _outbound(public_id, sender, text, in_reply_to, conversation_id, channel, account, customer) -> OutboundMessage:
     return OutboundMessage(public_id, conversation_id, Address(channel, account, customer), sender, text, in_reply_to)
-
-
-def outbound_message(message: Message, conversation: Conversation) -> OutboundMessage:
-    """The adapter's view of a stored outbound message."""
-    return OutboundMessage(
-        message_id=message.public_id,
-        conversation_id=conversation.id,
-        address=Address(conversation.channel, conversation.account, conversation.customer_id),
-        sender=message.sender,
-        text=message.text,
-        in_reply_to=message.in_reply_to,
-    )
 
 
 def _expired(created_at: datetime, now: datetime, policy: OutboxSettings) -> bool:

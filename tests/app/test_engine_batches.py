@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from adapters.base import Address
 from app.engine.conversations import ConversationEngine, EngineHooks
 from app.knowledge import build_knowledge_base, build_routing
 from app.settings import DEFAULT_RULES_FILE
 from app.store.database import session_factory
-from app.store.tables import Message
+from app.store.tables import Message, OutboxItem
 from tests.utils.store_rows import unprocessed
 
 FAQ = Path(__file__).parent / "fixtures" / "replay" / "faq_live"
@@ -105,3 +105,24 @@ async def test_one_address_asked_twice_in_a_batch_is_handled_once_per_message_in
     assert await engine.process_next(address) is False  # the second message
 
     assert await replies(store) == [("c1-0", "c1"), ("c1-1", "c1")]
+
+
+async def test_each_reply_of_a_batch_is_queued_for_delivery_once_in_the_order_written(store):
+    engine = conversation_engine(store)
+    texts = ("什么时候发货", "转人工", "你们这什么破服务！！我要投诉")  # an answer, a handoff, an angry handoff
+    addresses = [await arrive(store, f"c{n}", texts[n % 3]) for n in range(9)]
+
+    await asyncio.gather(*(engine.process_next(address) for address in addresses))
+
+    async with session_factory(store)() as session:
+        rows = (
+            await session.execute(
+                select(OutboxItem.conversation_id, OutboxItem.channel, Message.conversation_id, Message.id)
+                .join(Message, Message.id == OutboxItem.message_id)
+                .order_by(OutboxItem.id)
+            )
+        ).all()
+        replies_written = await session.scalar(select(func.count()).where(Message.direction == "out"))
+    assert len(rows) == replies_written >= 9  # every reply has its one delivery
+    assert all(queued == written and channel == "web" for queued, channel, written, _ in rows)
+    assert [message_id for *_, message_id in rows] == sorted(message_id for *_, message_id in rows)
