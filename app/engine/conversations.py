@@ -17,16 +17,16 @@ from sqlalchemy.orm import aliased
 
 from adapters.base import Address, OutboundMessage
 from app import metrics
+from app.engine.batch_writes import BatchWrites
 from app.engine.bot import Decision, decide
 from app.engine.closing import record_rating
 from app.engine.context import PastMessage, reading_to_dict, recent_messages, turn_for
 from app.engine.exclusive import ConversationBusy, hold_conversation
 from app.engine.group_commit import GroupCommit
 from app.engine.outage import is_outage
-from app.engine.replies import StagedReplies
 from app.engine.waiting import SUPERVISORS
 from app.knowledge import Routing
-from app.store.tables import Conversation, ConversationState, Message, StateTransition, new_id, utcnow
+from app.store.tables import Conversation, ConversationState, Message, new_id, utcnow
 from faq.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class ConversationEngine:
 
     Under load a transaction per message becomes one per batch: one query reads the batch's
     pending messages (after the conversations' locks, on PostgreSQL), one their conversations'
-    recent messages, and the ORM writes each table's rows for the whole batch together. If a
+    recent messages, and each table's rows for the whole batch go together (BatchWrites). If a
     message fails, the batch is rolled back and redone one conversation at a time, so the failure
     stays with its own message; a store outage fails them all.
     """
@@ -83,9 +83,9 @@ class ConversationEngine:
     async def _process_together(self, addresses: list[Address]) -> list[bool | Exception]:
         """One transaction for the next message of each address; then the after-commit work of each."""
         outcomes: list[Handled | bool | Exception] = []
-        replies = StagedReplies()
+        writes = BatchWrites()
         async with self._sessions.begin() as session:
-            with session.no_autoflush:  # a single flush writes each table's rows together
+            with session.no_autoflush:  # nothing is written before `writes` writes the batch
                 held = [a for a in dict.fromkeys(addresses) if await hold_conversation(session, a)]
                 pending = await _next_pending_and_open(session, held)  # after the locks: what is pending now
                 recent = await recent_messages(session, _history_ends(pending))
@@ -96,9 +96,8 @@ class ConversationEngine:
                         outcomes.append(ConversationBusy(address))
                     else:
                         found = pending.get(address, ())
-                        outcomes.append(await self._handle_next(session, address, found, recent, replies))
-            await session.flush()  # the new conversations first: the replies refer to them
-            await replies.write(session)
+                        outcomes.append(await self._handle_next(session, address, found, recent, writes))
+            await writes.write(session)
         for outcome in outcomes:
             if isinstance(outcome, Handled):
                 try:
@@ -113,7 +112,7 @@ class ConversationEngine:
         address: Address,
         pending: Sequence[tuple[Message, Conversation | None]],
         recent: Mapping[str, Sequence[PastMessage]],
-        replies: StagedReplies,
+        writes: BatchWrites,
     ) -> Handled | bool:
         """Decide on the address's oldest pending message and stage every write (False: none pending).
 
@@ -129,12 +128,13 @@ class ConversationEngine:
         if thanks is not None:
             outbound, decision, conversation = [thanks], None, None
         else:
-            conversation = current or _new_conversation(session, address)
+            conversation = current or _new_conversation(writes, address)
             if message.customer:
                 conversation.customer = message.customer
             past = recent.get(conversation.id, ())
-            decision, outbound = self._converse(session, conversation, message, routing, past, replies)
+            decision, outbound = self._converse(conversation, message, routing, past, writes)
         message.processed_at = utcnow()
+        writes.processed(message)
         return Handled(message, decision, conversation, outbound, more=len(pending) > 1)
 
     def _after_commit(self, handled: Handled) -> None:
@@ -146,23 +146,22 @@ class ConversationEngine:
 
     def _converse(
         self,
-        session: AsyncSession,
         conversation: Conversation,
         message: Message,
         routing: Routing,
         recent: Sequence[PastMessage],
-        replies: StagedReplies,
+        writes: BatchWrites,
     ) -> tuple[Decision, list[OutboundMessage]]:
-        """Decide and stage every write; the batch's flush and `replies` write them together."""
+        """Decide and stage every write; `writes` writes the batch's together."""
         turn = turn_for(conversation, message.text, recent, routing.rules)
         message.conversation_id = conversation.id
         with metrics.MATCH_SECONDS.time():
             decision = decide(turn, self._hooks.knowledge_base(), routing)
         _record(message, conversation, decision)
         if decision.new_state:
-            transition(session, conversation, decision.new_state, decision.reason or "")
+            writes.transition(conversation, decision.new_state, decision.reason or "")
         outbound = [
-            replies.add(
+            writes.reply(
                 conversation,
                 sender=reply.sender,
                 text=reply.text,
@@ -196,15 +195,6 @@ class ConversationEngine:
                 message.processed_at = utcnow()
                 message.error = error[:2000]
                 log.error("gave up on %s message %s: %s", address.channel, message.public_id, error)
-
-
-def transition(session: AsyncSession, conversation: Conversation, to_state: str, reason: str) -> None:
-    session.add(
-        StateTransition(
-            conversation_id=conversation.id, from_state=conversation.state, to_state=to_state, reason=reason
-        )
-    )
-    conversation.state = to_state
 
 
 def _count(decision: Decision, conversation: Conversation) -> None:
@@ -250,6 +240,7 @@ async def _next_pending_and_open(
     for (channel, account), ids in customers.items():
         query = {"channel": channel, "account": account, "customers": ids}
         for message, conversation in await session.execute(_PENDING_AND_OPEN, query):
+            session.expunge(message)  # read only: BatchWrites stores its processed mark
             found.setdefault(Address(channel, account, message.customer_id), []).append((message, conversation))
     return found
 
@@ -308,8 +299,8 @@ _PENDING_AND_OPEN = (
 )
 
 
-def _new_conversation(session: AsyncSession, address: Address) -> Conversation:
-    """Staged for the commit's flush, which inserts it before the rows that refer to it."""
+def _new_conversation(writes: BatchWrites, address: Address) -> Conversation:
+    """Not in the session: `writes` inserts it as it stands once the batch is decided."""
     conversation = Conversation(
         id=new_id(),
         channel=address.channel,
@@ -318,8 +309,5 @@ def _new_conversation(session: AsyncSession, address: Address) -> Conversation:
         state=ConversationState.BOT,
         customer={},
     )
-    session.add(conversation)
-    session.add(
-        StateTransition(conversation_id=conversation.id, to_state=ConversationState.BOT, reason="customer wrote first")
-    )
+    writes.open(conversation, "customer wrote first")
     return conversation

@@ -13,7 +13,7 @@ from app.engine.conversations import ConversationEngine, EngineHooks
 from app.knowledge import build_knowledge_base, build_routing
 from app.settings import DEFAULT_RULES_FILE
 from app.store.database import session_factory
-from app.store.tables import Message, OutboxItem
+from app.store.tables import Conversation, Message, OutboxItem, StateTransition
 from tests.utils.store_rows import unprocessed
 
 FAQ = Path(__file__).parent / "fixtures" / "replay" / "faq_live"
@@ -126,3 +126,23 @@ async def test_each_reply_of_a_batch_is_queued_for_delivery_once_in_the_order_wr
     assert len(rows) == replies_written >= 9  # every reply has its one delivery
     assert all(queued == written and channel == "web" for queued, channel, written, _ in rows)
     assert [message_id for *_, message_id in rows] == sorted(message_id for *_, message_id in rows)
+
+
+async def test_a_batch_stores_each_message_read_its_new_conversation_and_the_transitions(store):
+    engine = conversation_engine(store)
+    addresses = [await arrive(store, "calm", "什么时候发货"), await arrive(store, "angry", "垃圾店铺，气死我了！！")]
+
+    await asyncio.gather(*(engine.process_next(address) for address in addresses))
+
+    async with session_factory(store)() as session:
+        conversations = {c.customer_id: c for c in await session.scalars(select(Conversation))}
+        messages = {m.customer_id: m for m in await session.scalars(select(Message).where(Message.direction == "in"))}
+        transitions = (await session.execute(select(StateTransition.conversation_id, StateTransition.to_state))).all()
+    calm, angry = conversations["calm"], conversations["angry"]
+    assert calm.state == "bot" and calm.created_at.tzinfo is not None and calm.ticket is False
+    assert angry.state == "queued" and angry.queue and angry.handoff_reasons and angry.queued_at.tzinfo is not None
+    for customer, conversation in conversations.items():
+        message = messages[customer]
+        assert message.conversation_id == conversation.id and message.processed_at.tzinfo is not None
+        assert message.meta["reading"]["label"] in ("calm", "angry")
+    assert sorted(transitions) == sorted([(calm.id, "bot"), (angry.id, "bot"), (angry.id, "queued")])

@@ -1,0 +1,112 @@
+"""What one batch of the conversation engine writes, as a few Core statements after its ORM flush.
+
+Every message of a batch marks itself processed, most add a reply and its delivery, and with new
+customers each opens a conversation with its first state transition. The ORM's unit of work spent
+more on those rows than deciding them took (objects, relationships, new ids fetched back); here each
+table's rows of the batch go in one executemany. What stays with the ORM is what it is good at: the
+changes to conversations read in the batch, and the rare writes of other helpers (a rating).
+
+The order keeps foreign keys whole: the flush (changes to existing rows), then new conversations,
+their transitions, the messages' processed marks and the replies, then the replies' outbox rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import bindparam, insert, inspect, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.base import OutboundMessage
+from app.engine.replies import outbound_of, reply_row
+from app.store.tables import Conversation, Message, OutboxItem, StateTransition
+
+
+class BatchWrites:
+    def __init__(self) -> None:
+        self._conversations: list[Conversation] = []
+        self._transitions: list[dict[str, Any]] = []
+        self._processed: list[Message] = []
+        self._replies: list[dict[str, Any]] = []
+
+    def open(self, conversation: Conversation, reason: str) -> None:
+        """A new conversation (not in the session), inserted as it stands when the batch is written."""
+        self._conversations.append(conversation)
+        self._transitions.append(_transition(conversation.id, None, conversation.state, reason))
+
+    def transition(self, conversation: Conversation, to_state: str, reason: str) -> None:
+        self._transitions.append(_transition(conversation.id, conversation.state, to_state, reason))
+        conversation.state = to_state
+
+    def processed(self, message: Message) -> None:
+        """A customer's message read by the batch (detached from the session): its conversation, meta and mark."""
+        self._processed.append(message)
+
+    def reply(self, conversation: Conversation, **reply: Any) -> OutboundMessage:
+        """Stage a message for the customer and its delivery, in order (see app/engine/replies.add_reply)."""
+        row = reply_row(conversation, **reply)
+        self._replies.append(row)
+        return outbound_of(row)
+
+    async def write(self, session: AsyncSession) -> None:
+        await session.flush()
+        for rows in _same_columns(_columns(c) for c in self._conversations):
+            await session.execute(_INSERT_CONVERSATIONS, rows)
+        if self._transitions:
+            await session.execute(_INSERT_TRANSITIONS, self._transitions)
+        if self._processed:
+            await session.execute(_MARK_PROCESSED, [_mark(m) for m in self._processed])
+        if self._replies:
+            await session.execute(_INSERT_MESSAGES, self._replies)
+            deliveries = [{k: row[k] for k in ("public_id", "conversation_id", "channel")} for row in self._replies]
+            await session.execute(_INSERT_OUTBOX, deliveries)
+
+
+def _transition(conversation_id: str, from_state: str | None, to_state: str, reason: str) -> dict[str, Any]:
+    return {"conversation_id": conversation_id, "from_state": from_state, "to_state": to_state, "reason": reason}
+
+
+_CONVERSATION_COLUMNS = frozenset(c.key for c in Conversation.__table__.columns)
+
+
+def _columns(conversation: Conversation) -> dict[str, Any]:
+    """The columns set on the object; the others take their defaults in the insert."""
+    return {k: v for k, v in inspect(conversation).dict.items() if k in _CONVERSATION_COLUMNS}
+
+
+def _same_columns(rows: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Rows grouped by the columns they set: one executemany takes rows that all name the same ones."""
+    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(frozenset(row), []).append(row)
+    return list(groups.values())
+
+
+def _mark(message: Message) -> dict[str, Any]:
+    return {
+        "message": message.id,
+        "conversation_id": message.conversation_id,
+        "processed_at": message.processed_at,
+        "meta": message.meta,
+    }
+
+
+_MESSAGES = Message.__table__
+_INSERT_CONVERSATIONS = insert(Conversation.__table__)  # executed with each row's dict: its keys are the columns
+_INSERT_TRANSITIONS = insert(StateTransition.__table__)
+_MARK_PROCESSED = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("message"))
+    .values(
+        conversation_id=bindparam("conversation_id"),
+        processed_at=bindparam("processed_at"),
+        meta=bindparam("meta"),
+    )
+)
+_INSERT_MESSAGES = insert(_MESSAGES)
+_INSERT_OUTBOX = insert(OutboxItem.__table__).values(
+    message_id=select(_MESSAGES.c.id).where(_MESSAGES.c.public_id == bindparam("public_id")).scalar_subquery(),
+    conversation_id=bindparam("conversation_id"),
+    channel=bindparam("channel"),
+)
