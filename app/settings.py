@@ -129,7 +129,10 @@ class OutboxSettings(BaseModel):
     give_up_after_seconds: float = 24 * 3600
     poll_seconds: float = 1.0
     send_timeout_seconds: float = 10.0
-    parallel: int = Field(default=16, ge=1)
+    # Conversations with a delivery in flight. A sent reply holds its slot until the outbox's next pass
+    # stores it, which waits its turn for the store under load: at 16, deliveries topped out near
+    # 270/s on one instance and the replies of a 600 msg/s peak piled up (benchmarks/results/load.md).
+    parallel: int = Field(default=64, ge=1)
 
 
 class Settings(BaseSettings):
