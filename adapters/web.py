@@ -76,7 +76,7 @@ class WebAdapter(Adapter):
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._secret = secret
-        self._callback_url = callback_url
+        self._callback_url = httpx.URL(callback_url) if callback_url else None  # parsed once, not per reply
         self._client = client
         self.account = account
         self.max_body_bytes = max_body_bytes
