@@ -13,6 +13,8 @@ their transitions, the messages' processed marks and the replies, then the repli
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, inspect, select, update
@@ -23,11 +25,29 @@ from app.engine.replies import outbound_of, reply_row
 from app.store.tables import Conversation, Message, OutboxItem, StateTransition
 
 
+@dataclass(slots=True)
+class PendingMessage:
+    """A customer's message as a batch reads it: plain values, not an ORM object (its mark is written here)."""
+
+    id: int
+    public_id: str
+    customer_id: str
+    text: str
+    customer: dict[str, Any] | None
+    platform_message_id: str | None
+    conversation_id: str | None
+    meta: dict[str, Any] | None = None
+    processed_at: datetime | None = None
+
+
+PENDING_COLUMNS = tuple(field.name for field in fields(PendingMessage))[:7]  # what is read
+
+
 class BatchWrites:
     def __init__(self) -> None:
         self._conversations: list[Conversation] = []
         self._transitions: list[dict[str, Any]] = []
-        self._processed: list[Message] = []
+        self._processed: list[PendingMessage] = []
         self._replies: list[dict[str, Any]] = []
 
     def open(self, conversation: Conversation, reason: str) -> None:
@@ -39,8 +59,8 @@ class BatchWrites:
         self._transitions.append(_transition(conversation.id, conversation.state, to_state, reason))
         conversation.state = to_state
 
-    def processed(self, message: Message) -> None:
-        """A customer's message read by the batch (detached from the session): its conversation, meta and mark."""
+    def processed(self, message: PendingMessage) -> None:
+        """A customer's message read by the batch: its conversation, meta and mark as they stand now."""
         self._processed.append(message)
 
     def reply(self, conversation: Conversation, **reply: Any) -> OutboundMessage:
@@ -83,7 +103,7 @@ def _same_columns(rows: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return list(groups.values())
 
 
-def _mark(message: Message) -> dict[str, Any]:
+def _mark(message: PendingMessage) -> dict[str, Any]:
     return {
         "message": message.id,
         "conversation_id": message.conversation_id,

@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.base import Address, OutboundMessage
 from app import metrics
+from app.engine.batch_writes import PendingMessage
 from app.engine.replies import add_reply
-from app.store.tables import Conversation, ConversationState, Message, StateTransition, utcnow
+from app.store.tables import Conversation, ConversationState, StateTransition, utcnow
 from routing.rules import Templates
 
 RATING = re.compile(r"^\s*([1-5])\s*(分|星)?\s*$")
@@ -44,7 +45,7 @@ async def close(
 
 
 async def record_rating(
-    session: AsyncSession, address: Address, message: Message, templates: Templates
+    session: AsyncSession, address: Address, message: PendingMessage, templates: Templates
 ) -> OutboundMessage | None:
     """If `message` is a 1-5 answer to a recent close, store it on that conversation and thank the customer."""
     found = RATING.match(message.text)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 
 from adapters.base import Address, OutboundMessage
 from app import metrics
-from app.engine.batch_writes import BatchWrites
+from app.engine.batch_writes import PENDING_COLUMNS, BatchWrites, PendingMessage
 from app.engine.bot import Decision, decide
 from app.engine.closing import record_rating
 from app.engine.context import PastMessage, reading_to_dict, recent_messages, turn_for
@@ -48,7 +48,7 @@ class EngineHooks:
 class Handled:
     """What one message caused, acted on once its batch is committed."""
 
-    message: Message
+    message: PendingMessage
     decision: Decision | None  # None: the message was a rating, thanked without the bot
     conversation: Conversation | None
     outbound: list[OutboundMessage]
@@ -110,7 +110,7 @@ class ConversationEngine:
         self,
         session: AsyncSession,
         address: Address,
-        pending: Sequence[tuple[Message, Conversation | None]],
+        pending: Sequence[tuple[PendingMessage, Conversation | None]],
         recent: Mapping[str, Sequence[PastMessage]],
         writes: BatchWrites,
     ) -> Handled | bool:
@@ -147,7 +147,7 @@ class ConversationEngine:
     def _converse(
         self,
         conversation: Conversation,
-        message: Message,
+        message: PendingMessage,
         routing: Routing,
         recent: Sequence[PastMessage],
         writes: BatchWrites,
@@ -174,7 +174,7 @@ class ConversationEngine:
         ]
         return decision, outbound
 
-    def _tell(self, decision: Decision, conversation: Conversation, message: Message) -> None:
+    def _tell(self, decision: Decision, conversation: Conversation, message: PendingMessage) -> None:
         """Once committed: wake the assigner and tell the platform of a handoff, tell the agent who owns the chat."""
         if decision.handoff:
             self._hooks.on_queued()
@@ -209,7 +209,7 @@ def _count(decision: Decision, conversation: Conversation) -> None:
         metrics.handoff(conversation.handoff_reasons or (), decision.handoff.queue, decision.handoff.level)
 
 
-def _record(message: Message, conversation: Conversation, decision: Decision) -> None:
+def _record(message: PendingMessage, conversation: Conversation, decision: Decision) -> None:
     """Keep the reading and intent with the customer's message and the handoff on the conversation."""
     message.meta = {
         "reading": reading_to_dict(decision.reading) if decision.reading else None,
@@ -228,7 +228,7 @@ def _record(message: Message, conversation: Conversation, decision: Decision) ->
 
 async def _next_pending_and_open(
     session: AsyncSession, addresses: list[Address]
-) -> dict[Address, list[tuple[Message, Conversation | None]]]:
+) -> dict[Address, list[tuple[PendingMessage, Conversation | None]]]:
     """For each address, its oldest two unprocessed messages with its open conversation (or None).
 
     One query per channel and account among them (a batch usually has one): the customers are
@@ -236,16 +236,16 @@ async def _next_pending_and_open(
     customers: dict[tuple[str, str], list[str]] = {}
     for address in addresses:
         customers.setdefault((address.channel, address.account), []).append(address.customer_id)
-    found: dict[Address, list[tuple[Message, Conversation | None]]] = {}
+    found: dict[Address, list[tuple[PendingMessage, Conversation | None]]] = {}
     for (channel, account), ids in customers.items():
         query = {"channel": channel, "account": account, "customers": ids}
-        for message, conversation in await session.execute(_PENDING_AND_OPEN, query):
-            session.expunge(message)  # read only: BatchWrites stores its processed mark
+        for *columns, conversation in await session.execute(_PENDING_AND_OPEN, query):
+            message = PendingMessage(*columns)
             found.setdefault(Address(channel, account, message.customer_id), []).append((message, conversation))
     return found
 
 
-def _history_ends(pending: Mapping[Address, Sequence[tuple[Message, Conversation | None]]]) -> dict[str, int]:
+def _history_ends(pending: Mapping[Address, Sequence[tuple[PendingMessage, Conversation | None]]]) -> dict[str, int]:
     """Each open conversation's id, with the id of its message about to be handled: its history ends there."""
     return {rows[0][1].id: rows[0][0].id for rows in pending.values() if rows and rows[0][1] is not None}
 
@@ -283,8 +283,8 @@ _PENDING_PLACES = (  # the customers' unprocessed messages, numbered from each o
     .subquery()
 )
 _PENDING = aliased(Message, _PENDING_PLACES)
-_PENDING_AND_OPEN = (
-    select(_PENDING, Conversation)
+_PENDING_AND_OPEN = (  # the message's columns as values (PendingMessage), its open conversation as an object
+    select(*(getattr(_PENDING, name) for name in PENDING_COLUMNS), Conversation)
     .outerjoin(
         Conversation,
         and_(
