@@ -2,9 +2,10 @@
 
 Every message of a batch marks itself processed, most add a reply and its delivery, and with new
 customers each opens a conversation with its first state transition. The ORM's unit of work spent
-more on those rows than deciding them took (objects, relationships, new ids fetched back); here each
-table's rows of the batch go in one executemany. What stays with the ORM is what it is good at: the
-changes to conversations read in the batch, and the rare writes of other helpers (a rating).
+about as much CPU on those rows as deciding the messages took (objects, relationships, new ids
+fetched back); here each table's rows of the batch go in one executemany. What stays with the ORM
+is what it is good at: the changes to conversations read in the batch, and the rare writes of
+other helpers (a rating).
 
 The order keeps foreign keys whole: the flush (changes to existing rows), then new conversations,
 their transitions, the messages' processed marks and the replies, then the replies' outbox rows.
@@ -13,7 +14,7 @@ their transitions, the messages' processed marks and the replies, then the repli
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -40,10 +41,12 @@ class PendingMessage:
     processed_at: datetime | None = None
 
 
-PENDING_COLUMNS = tuple(field.name for field in fields(PendingMessage))[:7]  # what is read
+PENDING_COLUMNS = tuple(f.name for f in fields(PendingMessage) if f.default is MISSING)  # what is read
 
 
 class BatchWrites:
+    """The rows one batch stages while it decides, written together by `write` before its commit."""
+
     def __init__(self) -> None:
         self._conversations: list[Conversation] = []
         self._transitions: list[dict[str, Any]] = []
@@ -70,6 +73,7 @@ class BatchWrites:
         return outbound_of(row)
 
     async def write(self, session: AsyncSession) -> None:
+        """In the batch's transaction, in the order that keeps foreign keys whole (see above)."""
         await session.flush()
         for rows in _same_columns(_columns(c) for c in self._conversations):
             await session.execute(_INSERT_CONVERSATIONS, rows)
