@@ -1,5 +1,7 @@
 """What one batch of the conversation engine writes, as a few Core statements after its ORM flush.
 
+(The timers' wait notices of one tick use it too: in a promotion hundreds of chats wait.)
+
 Every message of a batch marks itself processed, most add a reply and its delivery, and with new
 customers each opens a conversation with its first state transition. The ORM's unit of work spent
 about as much CPU on those rows as deciding the messages took (objects, relationships, new ids

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from adapters.base import OutboundMessage
 from app import metrics
+from app.engine.batch_writes import BatchWrites
 from app.engine.bot import NOBODY_ONLINE
 from app.engine.closing import close
 from app.engine.replies import add_reply
@@ -192,6 +193,7 @@ class QueueTimers:
 
     async def _send_notices(self, notices: dict[str, tuple[str, dict] | None], now: datetime) -> None:
         """Store the notices of chats still waiting, in the line's order, and note when each was told."""
+        writes = BatchWrites()  # hundreds of notices in a promotion: their rows go in one statement each
         async with self._sessions.begin() as session:
             still_waiting = await session.scalars(
                 select(Conversation).where(
@@ -207,7 +209,8 @@ class QueueTimers:
                 conversation.notified_at = now
                 if notice is not None:
                     text, meta = notice
-                    replies.append(await add_reply(session, conversation, sender="system", text=text, meta=meta))
+                    replies.append(writes.reply(conversation, sender="system", text=text, meta=meta))
+            await writes.write(session)
         for reply in replies:
             self._on_outbound(reply)
 
