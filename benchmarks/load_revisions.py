@@ -1,0 +1,125 @@
+"""Two revisions of kefu under the same open-loop load, in alternating rounds: what a change did.
+
+    python -m benchmarks.load_revisions --base REV [--rates 500,700] [--seconds 5] [--rounds 3]
+
+The full load run (benchmarks/load.py) compares kefu with a ceiling measured in the same run, but
+this machine's speed drifts by a fifth between runs, so two runs of it cannot tell what a change
+did. Here the base revision (a `git worktree` in a temporary folder) and the working tree take
+turns, phase by phase, each a fresh `kefu serve` on a fresh SQLite file with the same settings
+and traffic as the load run's open loop; the report gives each rate's medians over the rounds.
+
+replied/s = messages of the phase whose reply reached the callback before the phase ended, per
+second of the phase: what customers saw while the load lasted (no draining afterwards). Server CPU
+is not compared: at these rates both use the whole core their event loop can have.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import statistics
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvloop
+
+from benchmarks.load_phases import kefu_settings, measure
+from benchmarks.load_servers import CallbackReceiver, start_kefu
+from benchmarks.load_traffic import Messages, open_loop
+from benchmarks.results_file import publish
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "benchmarks" / "results" / "load_revisions.md"
+
+
+@dataclass
+class Round:
+    replied_per_second: float
+    e2e_p50: float
+    e2e_p99: float
+
+
+def _percentile(values: list[float], share: float) -> float:
+    return values[min(len(values) - 1, int(len(values) * share))] if values else float("nan")
+
+
+async def one_round(tree: Path, folder: Path, receiver: CallbackReceiver, secret: str, rate: int, seconds: float):
+    folder.mkdir()
+    url = f"sqlite+aiosqlite:///{folder / 'kefu.db'}"
+    kefu = await start_kefu(folder, {**kefu_settings(url, secret, receiver.url), "PYTHONPATH": str(tree)})
+    try:
+        warm = open_loop(kefu.port, Messages(f"w{folder.name}", 1000, secret), rate=50, seconds=2)
+        await measure("warm-up", kefu, warm)
+        await asyncio.sleep(1)
+        messages = Messages(f"r{folder.name}", 100_000, secret)
+        phase = await measure(folder.name, kefu, open_loop(kefu.port, messages, rate=rate, seconds=seconds))
+    finally:
+        kefu.stop()
+    arrived = {key: receiver.first[key] for key in phase.sent.at if key in receiver.first}
+    within = sum(1 for at in arrived.values() if at - phase.started <= seconds)
+    e2e = sorted((at - phase.sent.at[key]) * 1000 for key, at in arrived.items())
+    return Round(within / seconds, _percentile(e2e, 0.5), _percentile(e2e, 0.99))
+
+
+async def run(args) -> str:
+    secret = secrets.token_hex(16)
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+    with tempfile.TemporaryDirectory(prefix="kefu-revisions-") as temp:
+        workdir, base_tree = Path(temp), Path(temp) / "base"
+        subprocess.run(["git", "worktree", "add", "--detach", str(base_tree), args.base], cwd=ROOT, check=True)
+        trees = {f"base {args.base}": base_tree, f"this tree ({head.strip()}{' + changes' if dirty else ''})": ROOT}
+        receiver = CallbackReceiver(secret)
+        await receiver.start()
+        results: dict[tuple[int, str], list[Round]] = {}
+        try:
+            for rate in args.rates:
+                for number in range(args.rounds):
+                    for n, (name, tree) in enumerate(trees.items()):
+                        folder = workdir / f"{rate}-{number}-{n}"
+                        result = await one_round(tree, folder, receiver, secret, rate, args.seconds)
+                        results.setdefault((rate, name), []).append(result)
+        finally:
+            await receiver.stop()
+            subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=False)
+    return report(results, list(trees), args)
+
+
+def report(results: dict[tuple[int, str], list[Round]], names: list[str], args) -> str:
+    lines = [
+        "# Load: two revisions of kefu, alternating rounds",
+        "",
+        f"- parameters: `--base {args.base} --rates {','.join(map(str, args.rates))} --seconds {args.seconds} "
+        f"--rounds {args.rounds}`; open loop, new customers, one instance on SQLite, settings as in load.md",
+        "- each cell: the median over the rounds; replied/s counts replies that reached the callback within the phase",
+        "",
+        "| offered msg/s | revision | replied/s | e2e p50 / p99 ms |",
+        "|---|---|---|---|",
+    ]
+    for rate in args.rates:
+        for name in names:
+            rounds = results[(rate, name)]
+            replied = statistics.median(r.replied_per_second for r in rounds)
+            p50 = statistics.median(r.e2e_p50 for r in rounds)
+            p99 = statistics.median(r.e2e_p99 for r in rounds)
+            lines.append(f"| {rate} | {name} | {replied:,.0f} | {p50:,.0f} / {p99:,.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", required=True, help="the revision to compare the working tree with")
+    parser.add_argument("--rates", default="500,700", help="offered msg/s")
+    parser.add_argument("--seconds", type=float, default=5, help="length of each phase")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per rate")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Markdown results file")
+    args = parser.parse_args(argv)
+    args.rates = [int(r) for r in args.rates.split(",")]
+    publish(uvloop.run(run(args)), args.out)
+
+
+if __name__ == "__main__":
+    main()
