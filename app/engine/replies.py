@@ -10,31 +10,14 @@ from adapters.base import Address, OutboundMessage
 from app.store.tables import Conversation, Message, OutboxItem, new_id, utcnow
 
 
-async def add_reply(
-    session: AsyncSession,
-    conversation: Conversation,
-    *,
-    sender: str,
-    text: str,
-    in_reply_to: str | None = None,
-    faq_id: str | None = None,
-    faq_score: float | None = None,
-    meta: dict[str, Any] | None = None,
-) -> OutboundMessage:
-    """Store the message and queue its delivery; the caller publishes it after the commit.
+async def add_reply(session: AsyncSession, conversation: Conversation, **reply: Any) -> OutboundMessage:
+    """Store the message (`reply`: reply_row's fields) and queue its delivery; the caller publishes it
+    after the commit.
 
     Nothing is written yet: the transaction's next flush inserts the message, then its outbox row
     (rows go in the order they were added, so a conversation's replies keep their order).
     """
-    row = reply_row(
-        conversation,
-        sender=sender,
-        text=text,
-        in_reply_to=in_reply_to,
-        faq_id=faq_id,
-        faq_score=faq_score,
-        meta=meta,
-    )
+    row = reply_row(conversation, **reply)
     message = Message(**row)
     session.add(message)
     session.add(OutboxItem(message=message, conversation_id=conversation.id, channel=conversation.channel))
