@@ -131,7 +131,7 @@ class OutboxSettings(BaseModel):
     send_timeout_seconds: float = 10.0
     # Conversations with a delivery in flight. A sent reply holds its slot until the outbox's next pass
     # stores it, which waits its turn for the store under load: at 16, deliveries topped out near
-    # 270/s on one instance and the replies of a 600 msg/s peak piled up (benchmarks/results/load.md).
+    # 250/s on one instance and replies piled up at 500 msg/s (benchmarks/results/load_revisions.md).
     parallel: int = Field(default=64, ge=1)
 
 
