@@ -5,7 +5,7 @@ COMMIT), and SQLAlchemy builds a multi-row statement and binds all nineteen colu
 Here SQLAlchemy still writes the statement and converts the values, with the columns' own types,
 so the rows are the ones it would store; its transaction is still begun and committed (its events
 fire, its pool lends the connection), but the rows go in and are committed on the thread in one
-trip, and SQLAlchemy's COMMIT then finds nothing left to do (app/store/sqlite_thread.py).
+trip, and SQLAlchemy's COMMIT then finds nothing left to do (app/store/sqlite_statements.py).
 benchmarks/results/intake_write.md: about a quarter to a third less CPU a message, all threads
 counted (80 → 60 µs at 25 messages a batch, the load benchmark's average while only storing).
 """
@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any
 
-from sqlalchemy import bindparam
 from sqlalchemy.dialects.sqlite import insert
-from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.store.sqlite_statements import SQLiteStatement, commit_in_one_trip
 from app.store.tables import Message, new_id, utcnow
 
 MESSAGES = Message.__table__
@@ -47,36 +46,24 @@ class SQLiteRows:
     def __init__(self, db: AsyncEngine, make_id: Callable[[], str] = new_id) -> None:
         self._db = db
         self._make_id = make_id  # the column's default; benchmarks/intake_ids.py compares another
-        statement = insert(MESSAGES).values({name: bindparam(name) for name in COLUMNS})
-        compiled = (
-            statement.on_conflict_do_nothing(index_elements=_KEY).returning(MESSAGES.c.id).compile(dialect=db.dialect)
-        )
-        if list(compiled.positiontup or ()) != list(COLUMNS):  # the "?" placeholders follow COLUMNS
-            raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
-        self._sql = str(compiled)
-        self._convert = [MESSAGES.c[name].type.bind_processor(db.dialect) for name in COLUMNS]
+        statement = insert(MESSAGES).on_conflict_do_nothing(index_elements=_KEY).returning(MESSAGES.c.id)
+        self._statement = SQLiteStatement(statement, db.dialect, COLUMNS)
 
     async def __call__(self, rows: list[dict]) -> list[bool | Exception]:
         outcomes: list[bool | Exception] = []
         values: list[tuple] = []
         for row in rows:  # a value one row cannot convert fails that row alone
             try:
-                values.append(self._values({**row, "public_id": self._make_id(), "created_at": utcnow()}))
+                values.append(self._statement.parameters({**row, "public_id": self._make_id(), "created_at": utcnow()}))
                 outcomes.append(True)
             except (TypeError, ValueError) as exc:  # as SQLAlchemy raises a value it cannot bind
-                outcomes.append(StatementError(str(exc), self._sql, None, exc))
+                outcomes.append(StatementError(str(exc), self._statement.sql, None, exc))
         async with self._db.begin() as connection:
-            driver = (await connection.get_raw_connection()).driver_connection
-            try:
-                stored = iter(await driver.commit_in_one_trip(_insert_each, self._sql, values))
-            except sqlite3.Error as exc:  # as SQLAlchemy would have raised it: the webhook's 503, the batch's retry
-                raise DBAPIError.instance(self._sql, None, exc, sqlite3.Error) from exc
+            # a failure is raised as SQLAlchemy would raise it: the webhook's 503, the batch's retry
+            sql = self._statement.sql
+            inserted = await commit_in_one_trip(connection, _insert_each, sql, values, statement=sql)
+        stored = iter(inserted)
         return [next(stored) if outcome is True else outcome for outcome in outcomes]
-
-    def _values(self, row: dict[str, Any]) -> tuple:
-        return tuple(
-            convert(row[name]) if convert else row[name] for name, convert in zip(COLUMNS, self._convert, strict=True)
-        )
 
 
 def _insert_each(connection: sqlite3.Connection, sql: str, values: Sequence[tuple]) -> list[bool]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -113,3 +114,15 @@ async def test_a_database_that_cannot_write_fails_the_whole_batch_at_once(store,
 
     assert all(isinstance(outcome, OperationalError) for outcome in outcomes)
     assert len(writes) == 1  # one failed write for the batch of twenty, not twenty more one by one
+
+
+@pytest.mark.sqlite_only
+async def test_times_are_stored_as_sqlalchemy_writes_them_like_every_other_row(store, database_url):
+    sent = datetime(2026, 11, 11, 0, 0, 1, 500, tzinfo=UTC)
+    intake = Intake(store, lambda address: None)
+    await intake.accept(InboundMessage(Address("web", "default", "c1"), "m1", "在吗", sent))
+
+    with sqlite3.connect(make_url(database_url).database) as connection:
+        sent_at, created_at = connection.execute("SELECT sent_at, created_at FROM messages").fetchone()
+    assert sent_at == "2026-11-11 00:00:01.000500"  # not sqlite3's own "…+00:00"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", created_at)

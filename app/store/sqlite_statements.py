@@ -1,0 +1,96 @@
+"""Core statements written by SQLAlchemy, run as plain sqlite3 calls with their COMMIT in one trip.
+
+Through an AsyncSession every statement is a trip to SQLite's thread with its own set-up, and
+while the event loop is busy each trip waits its turn behind everything else ready to run: a
+batch of several statements is as slow as its number of trips. Here SQLAlchemy still compiles
+each statement (once, "?" placeholders, exactly as it compiles it to execute it: `column_keys`
+are the rows' keys), fills the columns' Python-side defaults and converts every value with its
+column's own type, so the rows stored are the ones it would store; only the execution moves:
+all of a batch's statements and the COMMIT go to SQLite's thread together
+(app/store/sqlite_thread.py), and SQLAlchemy's own COMMIT then finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from sqlalchemy import Column
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Executable
+
+T = TypeVar("T")
+
+
+class SQLiteStatement:
+    """One statement compiled for SQLite, and each row's parameters as SQLAlchemy would bind them."""
+
+    def __init__(self, statement: Executable, dialect: Dialect, column_keys: Iterable[str]) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(column_keys))
+        self.sql = str(compiled)
+        names = tuple(compiled.positiontup or ())
+        self._names = names
+        # The dialect's own type (for SQLite, DateTime's text format), as SQLAlchemy binds it; the
+        # generic type's bind_processor would leave a datetime to sqlite3's default adapter.
+        self._convert = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+        # Columns the caller may leave out: SQLAlchemy would compute their defaults (new ids, times).
+        self._defaults = {
+            **{c.key: _generator(c, c.default) for c in compiled.insert_prefetch},
+            **{c.key: _generator(c, c.onupdate) for c in compiled.update_prefetch},
+        }
+
+    def parameters(self, row: Mapping[str, Any]) -> tuple:
+        """Raises TypeError or ValueError for a value the column's type cannot bind."""
+        values = []
+        for name, convert in zip(self._names, self._convert, strict=True):
+            value = row[name] if name in row or name not in self._defaults else self._defaults[name]()
+            values.append(convert(value) if convert else value)
+        return tuple(values)
+
+
+@lru_cache(maxsize=256)
+def compiled_for(statement: Executable, dialect: Dialect, column_keys: frozenset[str]) -> SQLiteStatement:
+    """Compiled once per statement, dialect and set of keys its rows give."""
+    return SQLiteStatement(statement, dialect, sorted(column_keys))
+
+
+async def write_and_commit(connection: AsyncConnection, statements: Sequence[tuple[Executable, list[dict]]]) -> None:
+    """Each (statement, rows) executed in order, then COMMIT, in one trip; ROLLBACK if one fails.
+
+    The whole transaction: what the connection wrote before (an ORM flush) commits with these.
+    """
+    batches = []
+    for statement, rows in statements:
+        if rows:
+            sql = compiled_for(statement, connection.dialect, frozenset(rows[0]))
+            batches.append((sql.sql, [sql.parameters(row) for row in rows]))
+    if batches:
+        await commit_in_one_trip(connection, _execute_each, batches, statement=batches[0][0])
+
+
+async def commit_in_one_trip(connection: AsyncConnection, write: Callable[..., T], *args: Any, statement: str) -> T:
+    """`write(sqlite3_connection, *args)` then COMMIT on SQLite's thread; sqlite3's errors raised as
+    SQLAlchemy raises them (an OperationalError for a locked or full disk is an outage)."""
+    driver = (await connection.get_raw_connection()).driver_connection
+    try:
+        return await driver.commit_in_one_trip(write, *args)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
+
+
+def _execute_each(connection: sqlite3.Connection, batches: list[tuple[str, list[tuple]]]) -> None:
+    for sql, rows in batches:
+        connection.executemany(sql, rows)
+
+
+def _generator(column: Column, default: Any) -> Callable[[], Any]:
+    """A column's Python-side default as a function of nothing (kefu's defaults need no context)."""
+    if default is None or not (default.is_scalar or default.is_callable):
+        raise ValueError(f"column {column.key}: no Python-side default to fill in")
+    if default.is_scalar:
+        return lambda: default.arg
+    return lambda: default.arg(None)
