@@ -11,6 +11,8 @@ other helpers (a rating).
 
 The order keeps foreign keys whole: the flush (changes to existing rows), then new conversations,
 their transitions, the messages' processed marks and the replies, then the replies' outbox rows.
+On SQLite those statements and the COMMIT go to SQLite's thread in one trip: under load each trip
+waits its turn on a busy event loop, so a batch took as long as its number of trips.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from adapters.base import OutboundMessage
 from app.engine.replies import outbound_of, reply_row
+from app.store.sqlite_statements import write_and_commit
 from app.store.tables import Conversation, Message, OutboxItem, StateTransition
 
 
@@ -75,18 +79,30 @@ class BatchWrites:
         return outbound_of(row)
 
     async def write(self, session: AsyncSession) -> None:
-        """In the batch's transaction, in the order that keeps foreign keys whole (see above)."""
+        """The batch's last statements, in the order that keeps foreign keys whole (see above).
+
+        On SQLite they go to its thread in one trip with the COMMIT (app/store/sqlite_statements.py):
+        nothing may follow them in the transaction; the session's own COMMIT then has nothing to do.
+        """
         await session.flush()
-        for rows in _same_columns(_columns(c) for c in self._conversations):
-            await session.execute(_INSERT_CONVERSATIONS, rows)
-        if self._transitions:
-            await session.execute(_INSERT_TRANSITIONS, self._transitions)
-        if self._processed:
-            await session.execute(_MARK_PROCESSED, [_mark(m) for m in self._processed])
-        if self._replies:
-            await session.execute(_INSERT_MESSAGES, self._replies)
-            deliveries = [{k: row[k] for k in ("public_id", "conversation_id", "channel")} for row in self._replies]
-            await session.execute(_INSERT_OUTBOX, deliveries)
+        statements = self._statements()
+        connection = await session.connection()
+        if connection.dialect.name == "sqlite":
+            await write_and_commit(connection, statements)
+            return
+        for statement, rows in statements:
+            if rows:
+                await session.execute(statement, rows)
+
+    def _statements(self) -> list[tuple[Executable, list[dict[str, Any]]]]:
+        deliveries = [{k: row[k] for k in ("public_id", "conversation_id", "channel")} for row in self._replies]
+        return [
+            *((_INSERT_CONVERSATIONS, rows) for rows in _same_columns(_columns(c) for c in self._conversations)),
+            (_INSERT_TRANSITIONS, self._transitions),
+            (_MARK_PROCESSED, [_mark(m) for m in self._processed]),
+            (_INSERT_MESSAGES, self._replies),
+            (_INSERT_OUTBOX, deliveries),
+        ]
 
 
 def _transition(conversation_id: str, from_state: str | None, to_state: str, reason: str) -> dict[str, Any]:

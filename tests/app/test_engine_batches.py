@@ -4,9 +4,12 @@ transaction, each handled once and in order, and a failing message failing alone
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
-from sqlalchemy import event, func, select
+import pytest
+from sqlalchemy import event, func, make_url, select
+from sqlalchemy.exc import IntegrityError
 
 from adapters.base import Address
 from app.engine.conversations import ConversationEngine, EngineHooks
@@ -146,3 +149,25 @@ async def test_a_batch_stores_each_message_read_its_new_conversation_and_the_tra
         assert message.conversation_id == conversation.id and message.processed_at.tzinfo is not None
         assert message.meta["reading"]["label"] in ("calm", "angry")
     assert sorted(transitions) == sorted([(calm.id, "bot"), (angry.id, "bot"), (angry.id, "queued")])
+
+
+@pytest.mark.sqlite_only  # on SQLite the batch's writes and its COMMIT are one trip to its thread
+async def test_a_batch_whose_last_write_fails_leaves_nothing_half_written_and_is_redone(store, database_url):
+    engine = conversation_engine(store)
+    addresses = [await arrive(store, f"c{n}", "什么时候发货") for n in range(3)]
+    with sqlite3.connect(make_url(database_url).database) as connection:  # the outbox refuses, as a full disk would
+        connection.execute("CREATE TRIGGER refuse BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'refused'); END")
+
+    outcomes = await asyncio.gather(*(engine.process_next(a) for a in addresses), return_exceptions=True)
+
+    assert all(isinstance(outcome, IntegrityError) for outcome in outcomes)
+    async with session_factory(store)() as session:
+        assert await session.scalar(select(func.count()).select_from(Conversation)) == 0
+        assert await session.scalar(select(func.count()).select_from(StateTransition)) == 0
+        assert await session.scalar(select(func.count()).where(Message.direction == "out")) == 0
+        assert await session.scalar(select(func.count()).where(Message.processed_at.is_(None))) == 3
+
+    with sqlite3.connect(make_url(database_url).database) as connection:
+        connection.execute("DROP TRIGGER refuse")
+    assert await asyncio.gather(*(engine.process_next(a) for a in addresses)) == [False] * 3
+    assert sorted(await replies(store)) == [("c0-0", "c0"), ("c1-0", "c1"), ("c2-0", "c2")]
