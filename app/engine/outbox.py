@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, Select, and_, bindparam, exists, select, update
@@ -22,6 +22,7 @@ from adapters.errors import DeliveryError
 from app import metrics
 from app.engine.outage import OutageLog
 from app.settings import OutboxSettings
+from app.store.sqlite_statements import write_and_commit
 from app.store.tables import Message, OutboxItem, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -85,36 +86,27 @@ class Outbox:
 
         A sent row is stored here rather than by its delivery task, so a burst of replies costs one
         transaction per pass, not one per reply; its conversation counts as in flight until then.
+        On PostgreSQL several instances may scan at once: the due rows are locked with SKIP LOCKED
+        and leased (their next attempt moved past the send timeout) in the same transaction, so two
+        instances never send the same reply; a lease whose instance died simply expires.
         """
         sent = dict(self._sent)
         stored = {conversation_id for conversation_id, _, _ in sent.values()}
         busy = {c for c, task in self._in_flight.items() if c not in stored or not task.done()}
+        room = 0 if self._closing else self._policy.parallel - len(busy)
+        scan = {"now": utcnow(), "limit": room + len(busy)} if room > 0 else None
+        stores = [{"item": i, "to": s, "at": at} for i, (_, s, at) in sent.items()]
         async with self._sessions.begin() as session:
-            if sent:
-                await session.execute(_STORE_SENT, [{"item": i, "to": s, "at": at} for i, (_, s, at) in sent.items()])
-            due = [] if self._closing else await self._due(session, busy)
+            rows = await _store_and_scan(session, stores, scan)
+            due = [(row[0], _outbound(*row[1:])) for row in rows]
+            due = [(item_id, message) for item_id, message in due if message.conversation_id not in busy][:room]
+            if due and session.bind.dialect.name == "postgresql":
+                lease = utcnow() + timedelta(seconds=self._policy.send_timeout_seconds * 2 + 5)
+                await session.execute(_LEASE, {"ids": [item_id for item_id, _ in due], "until": lease})
         for item_id, (conversation_id, _, _) in sent.items():
             del self._sent[item_id]
             if conversation_id not in busy:
                 self._in_flight.pop(conversation_id, None)
-        return due
-
-    async def _due(self, session: AsyncSession, busy: set[str]) -> list[tuple[int, OutboundMessage]]:
-        """The head of each conversation's pending replies, due now, with what to send (one query).
-
-        On PostgreSQL several instances may scan at once: the rows are locked with SKIP LOCKED and
-        leased (their next attempt moved past the send timeout) in the same transaction, so two
-        instances never send the same reply; a lease whose instance died simply expires.
-        """
-        room = self._policy.parallel - len(busy)
-        if room <= 0:
-            return []
-        shared = session.bind.dialect.name == "postgresql"
-        rows = (await session.execute(_DUE[shared], {"now": utcnow(), "limit": room + len(busy)})).all()
-        due = [(row[0], _outbound(*row[1:])) for row in rows if row.conversation_id not in busy][:room]
-        if shared and due:
-            lease = utcnow() + timedelta(seconds=self._policy.send_timeout_seconds * 2 + 5)
-            await session.execute(_LEASE, {"ids": [item_id for item_id, _ in due], "until": lease})
         return due
 
     async def _deliver(self, item_id: int, message: OutboundMessage) -> None:
@@ -168,8 +160,25 @@ _SENT_COLUMNS = (
 )  # what an adapter needs; the message row carries the address, so no join with its conversation
 
 
+async def _store_and_scan(session: AsyncSession, stores: list[dict], scan: dict | None) -> Sequence[tuple]:
+    """Mark the sent rows, then read the due ones (`scan`: the query's parameters; None reads none).
+
+    On SQLite both go to its thread in one trip with the COMMIT (app/store/sqlite_statements.py):
+    a pass runs after every burst of deliveries, and on a busy event loop each trip waits its turn.
+    """
+    connection = await session.connection()
+    if connection.dialect.name == "sqlite":
+        read = (_DUE[False], scan) if scan else None
+        return await write_and_commit(connection, [(_STORE_SENT, stores)], then_read=read)
+    if stores:
+        await session.execute(_STORE_SENT, stores)
+    return (await session.execute(_DUE[True], scan)).all() if scan else []
+
+
 def _due_query(*, shared: bool) -> Select:
-    """Pending rows due by `now` with no earlier pending row in their conversation, oldest first, at most `limit`."""
+    """Pending rows due by `now` with no earlier pending row in their conversation, oldest first, at most `limit`.
+
+    `shared` (PostgreSQL, where several instances may scan at once): the rows are locked, SKIP LOCKED."""
     earlier = aliased(OutboxItem)
     blocked = exists().where(
         and_(

@@ -21,7 +21,7 @@ from sqlalchemy import Column
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import Executable, Select
 
 T = TypeVar("T")
 
@@ -37,11 +37,19 @@ class SQLiteStatement:
         # The dialect's own type (for SQLite, DateTime's text format), as SQLAlchemy binds it; the
         # generic type's bind_processor would leave a datetime to sqlite3's default adapter.
         self._convert = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
-        # Columns the caller may leave out: SQLAlchemy would compute their defaults (new ids, times).
+        selected = statement.selected_columns if isinstance(statement, Select) else ()
+        self._read = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in selected)
+        # Values the caller may leave out: those written in the statement (`status == "pending"`), and
+        # columns whose defaults SQLAlchemy would compute (new ids, times).
         self._defaults = {
+            **{name: _constant(bind.effective_value) for name, bind in compiled.binds.items() if not bind.required},
             **{c.key: _generator(c, c.default) for c in compiled.insert_prefetch},
             **{c.key: _generator(c, c.onupdate) for c in compiled.update_prefetch},
         }
+
+    def row(self, values: Sequence[Any]) -> tuple:
+        """A row the statement read, each value converted by its column's type as SQLAlchemy reads it."""
+        return tuple(convert(value) if convert else value for convert, value in zip(self._read, values, strict=True))
 
     def parameters(self, row: Mapping[str, Any]) -> tuple:
         """Raises TypeError or ValueError for a value the column's type cannot bind."""
@@ -58,8 +66,14 @@ def compiled_for(statement: Executable, dialect: Dialect, column_keys: frozenset
     return SQLiteStatement(statement, dialect, sorted(column_keys))
 
 
-async def write_and_commit(connection: AsyncConnection, statements: Sequence[tuple[Executable, list[dict]]]) -> None:
-    """Each (statement, rows) executed in order, then COMMIT, in one trip; ROLLBACK if one fails.
+async def write_and_commit(
+    connection: AsyncConnection,
+    statements: Sequence[tuple[Executable, list[dict]]],
+    *,
+    then_read: tuple[Select, dict] | None = None,
+) -> list[tuple]:
+    """Each (statement, rows) executed in order, then `then_read`'s query, then COMMIT, in one trip;
+    ROLLBACK if one fails. The rows read, converted by their columns' types.
 
     The whole transaction: what the connection wrote before (an ORM flush) commits with these.
     """
@@ -68,8 +82,15 @@ async def write_and_commit(connection: AsyncConnection, statements: Sequence[tup
         if rows:
             sql = compiled_for(statement, connection.dialect, frozenset(rows[0]))
             batches.append((sql.sql, [sql.parameters(row) for row in rows]))
-    if batches:
-        await commit_in_one_trip(connection, _execute_each, batches, statement=batches[0][0])
+    read = None
+    if then_read is not None:
+        query, parameters = then_read
+        read = compiled_for(query, connection.dialect, frozenset(parameters))
+        batches.append((read.sql, [read.parameters(parameters)]))
+    if not batches:
+        return []
+    rows = await commit_in_one_trip(connection, _execute_each, batches, read is not None, statement=batches[0][0])
+    return [read.row(values) for values in rows] if read is not None else []
 
 
 async def commit_in_one_trip(connection: AsyncConnection, write: Callable[..., T], *args: Any, statement: str) -> T:
@@ -82,15 +103,20 @@ async def commit_in_one_trip(connection: AsyncConnection, write: Callable[..., T
         raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 
 
-def _execute_each(connection: sqlite3.Connection, batches: list[tuple[str, list[tuple]]]) -> None:
-    for sql, rows in batches:
+def _execute_each(connection: sqlite3.Connection, batches: list[tuple[str, list[tuple]]], read: bool) -> list:
+    """The last batch is the query to read when `read`."""
+    writes, query = (batches[:-1], batches[-1]) if read else (batches, None)
+    for sql, rows in writes:
         connection.executemany(sql, rows)
+    return connection.execute(query[0], query[1][0]).fetchall() if query else []
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
 
 
 def _generator(column: Column, default: Any) -> Callable[[], Any]:
     """A column's Python-side default as a function of nothing (kefu's defaults need no context)."""
     if default is None or not (default.is_scalar or default.is_callable):
         raise ValueError(f"column {column.key}: no Python-side default to fill in")
-    if default.is_scalar:
-        return lambda: default.arg
-    return lambda: default.arg(None)
+    return _constant(default.arg) if default.is_scalar else lambda: default.arg(None)

@@ -6,7 +6,7 @@ import sqlite3
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import insert, make_url
+from sqlalchemy import bindparam, insert, make_url, select
 from sqlalchemy.exc import IntegrityError
 
 from app.store.sqlite_statements import write_and_commit
@@ -69,3 +69,18 @@ async def test_a_failing_statement_rolls_back_everything_before_it_and_raises_as
 
     assert raw_rows(database_url, "SELECT count(*) FROM conversations") == [(0,)]
     assert raw_rows(database_url, "SELECT count(*) FROM state_transitions") == [(0,)]
+
+
+async def test_a_query_after_the_writes_reads_them_converted_as_sqlalchemy_reads_them(store):
+    transition = {"conversation_id": "c1", "from_state": None, "to_state": "bot", "reason": "customer wrote first"}
+    query = select(StateTransition.conversation_id, StateTransition.at).where(
+        StateTransition.to_state == "bot", StateTransition.conversation_id == bindparam("conversation")
+    )
+    async with store.begin() as connection:
+        await write_and_commit(connection, [(CONVERSATIONS, [conversation("c1")])])
+    async with store.begin() as connection:
+        rows = await write_and_commit(
+            connection, [(TRANSITIONS, [transition | {"at": AT}])], then_read=(query, {"conversation": "c1"})
+        )
+
+    assert rows == [("c1", AT)]  # a UTC datetime again, not SQLite's text
