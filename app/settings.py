@@ -115,8 +115,11 @@ class OpsSettings(BaseModel):
 class EngineSettings(BaseModel):
     """How many conversations are worked on at once; 0 makes an ingest-only instance."""
 
-    workers: int = Field(default=32, ge=0)
-    batch_size: int = Field(default=16, ge=1)  # most conversations' next messages handled in one transaction
+    # At 850 msg/s one instance kept up with 128 and 64, and fell behind at ~700/s with 32 and 16 (a
+    # batch's fixed costs are shared by more messages); a batch is as big as what waits, so at low
+    # rates nothing changes (benchmarks/results/load_revisions.md).
+    workers: int = Field(default=128, ge=0)
+    batch_size: int = Field(default=64, ge=1)  # most conversations' next messages handled in one transaction
     drain_seconds: float = 10
     sweep_seconds: float = Field(default=5, gt=0)  # how often messages left unprocessed are taken over
 
