@@ -2,7 +2,7 @@
 benchmarks/results/load.md.
 
     python -m benchmarks.load [--clients 50] [--seconds 10] [--ack-rounds 3]
-                              [--rates 20,50,100,200,300,400,500,700,1000] [--rate-seconds 5] [--no-scaleout]
+                              [--rates 20,50,100,200,300,400,500,700,850,1000] [--rate-seconds 5] [--no-scaleout]
 
 Starts kefu as a real process (`kefu migrate`, `kefu serve`, a fresh SQLite file in a temporary folder)
 and, in this process, the shop's callback endpoint, which notes when the first reply to each message
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=50, help="connections in the closed-loop phases")
     parser.add_argument("--seconds", type=float, default=10, help="length of each closed-loop phase")
     parser.add_argument("--ack-rounds", type=int, default=3, help="alternating rounds of ceiling and ack path")
-    rates = "20,50,100,200,300,400,500,700,1000"
+    rates = "20,50,100,200,300,400,500,700,850,1000"
     parser.add_argument("--rates", default=rates, help="offered msg/s in the open-loop phases")
     parser.add_argument("--rate-seconds", type=float, default=5, help="length of each open-loop phase")
     parser.add_argument("--drain-limit", type=float, default=60, help="longest wait for the backlog after a phase")
