@@ -115,9 +115,9 @@ class OpsSettings(BaseModel):
 class EngineSettings(BaseModel):
     """How many conversations are worked on at once; 0 makes an ingest-only instance."""
 
-    # At 850 msg/s one instance kept up with 128 and 64, and fell behind at ~700/s with 32 and 16 (a
+    # At 850 msg/s offered one instance replied to 824/s with 128 and 64, 759/s with 32 and 16 (a
     # batch's fixed costs are shared by more messages); a batch is as big as what waits, so at low
-    # rates nothing changes (benchmarks/results/load_revisions.md).
+    # rates nothing changes (benchmarks/results/load_revisions_engine_defaults.md).
     workers: int = Field(default=128, ge=0)
     batch_size: int = Field(default=64, ge=1)  # most conversations' next messages handled in one transaction
     drain_seconds: float = 10
