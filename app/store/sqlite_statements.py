@@ -32,11 +32,11 @@ class SQLiteStatement:
     def __init__(self, statement: Executable, dialect: Dialect, column_keys: Iterable[str]) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(column_keys))
         self.sql = str(compiled)
-        names = tuple(compiled.positiontup or ())
-        self._names = names
+        self._names = tuple(compiled.positiontup or ())
         # The dialect's own type (for SQLite, DateTime's text format), as SQLAlchemy binds it; the
         # generic type's bind_processor would leave a datetime to sqlite3's default adapter.
-        self._convert = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+        binds = [compiled.binds[name].type.dialect_impl(dialect) for name in self._names]
+        self._convert = tuple(bind.bind_processor(dialect) for bind in binds)
         selected = statement.selected_columns if isinstance(statement, Select) else ()
         self._read = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in selected)
         # Values the caller may leave out: those written in the statement (`status == "pending"`), and
@@ -77,19 +77,20 @@ async def write_and_commit(
 
     The whole transaction: what the connection wrote before (an ORM flush) commits with these.
     """
-    batches = []
+    writes = []
     for statement, rows in statements:
         if rows:
             sql = compiled_for(statement, connection.dialect, frozenset(rows[0]))
-            batches.append((sql.sql, [sql.parameters(row) for row in rows]))
-    read = None
+            writes.append((sql.sql, [sql.parameters(row) for row in rows]))
+    read = query = None
     if then_read is not None:
-        query, parameters = then_read
-        read = compiled_for(query, connection.dialect, frozenset(parameters))
-        batches.append((read.sql, [read.parameters(parameters)]))
-    if not batches:
+        statement, parameters = then_read
+        read = compiled_for(statement, connection.dialect, frozenset(parameters))
+        query = (read.sql, read.parameters(parameters))
+    if not writes and query is None:
         return []
-    rows = await commit_in_one_trip(connection, _execute_each, batches, read is not None, statement=batches[0][0])
+    said = "\n".join([sql for sql, _ in writes] + ([query[0]] if query else []))  # for an error's message
+    rows = await commit_in_one_trip(connection, _execute, writes, query, statement=said)
     return [read.row(values) for values in rows] if read is not None else []
 
 
@@ -103,12 +104,10 @@ async def commit_in_one_trip(connection: AsyncConnection, write: Callable[..., T
         raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 
 
-def _execute_each(connection: sqlite3.Connection, batches: list[tuple[str, list[tuple]]], read: bool) -> list:
-    """The last batch is the query to read when `read`."""
-    writes, query = (batches[:-1], batches[-1]) if read else (batches, None)
+def _execute(connection: sqlite3.Connection, writes: list[tuple[str, list[tuple]]], query: tuple | None) -> list:
     for sql, rows in writes:
         connection.executemany(sql, rows)
-    return connection.execute(query[0], query[1][0]).fetchall() if query else []
+    return connection.execute(*query).fetchall() if query is not None else []
 
 
 def _constant(value: Any) -> Callable[[], Any]:
