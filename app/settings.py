@@ -134,7 +134,8 @@ class OutboxSettings(BaseModel):
     send_timeout_seconds: float = 10.0
     # Conversations with a delivery in flight. A sent reply holds its slot until the outbox's next pass
     # stores it, which waits its turn for the store under load: at 16, deliveries topped out near
-    # 250/s on one instance and replies piled up at 500 msg/s (benchmarks/results/load_revisions.md).
+    # 250/s on one instance and replies piled up at 500 msg/s (benchmarks/results/load_revisions.md as
+    # committed in 70557fa).
     parallel: int = Field(default=64, ge=1)
 
 
