@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 import zhconv
 
@@ -32,8 +33,18 @@ class Normalised:
     links: tuple[str, ...] = ()
 
 
+@lru_cache(maxsize=1)
+def fold(text: str) -> str:
+    """'請問ＶＩＰ' → '请问vip': half width, Simplified, lower case; punctuation is kept.
+
+    The matcher, the emotion reader, the intent and the checks for a person each fold the same
+    message one after the other (app/engine/bot.py), so the last one is kept: zhconv's conversion
+    costs more than most of their own work on a short message."""
+    return zhconv.convert(unicodedata.normalize("NFKC", text), "zh-cn").lower()
+
+
 def normalise(text: str) -> Normalised:
-    folded = zhconv.convert(unicodedata.normalize("NFKC", text), "zh-cn").lower()
+    folded = fold(text)
     links = tuple(_URL.findall(folded))
     folded = _PLACEHOLDER.sub(" ", _URL.sub(" ", folded))
     phones = tuple(_PHONE.findall(folded))

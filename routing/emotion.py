@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from faq.normalise import fold
 from routing.lexicon import EmotionLexicon
-from routing.text import fold
 
 Label = Literal["calm", "anxious", "aggrieved", "angry"]
 Risk = Literal["none", "complaint", "threat", "safety"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from routing.text import fold
+from faq.normalise import fold
 
 # Whole-message requests ("人工", "真人") and phrases inside longer messages ("帮我转人工客服").
 _PUNCTUATION = re.compile(r"[\s\W_]+")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from faq.matcher import MatchResult
+from faq.normalise import fold
 from routing.rules import Rules
-from routing.text import fold
 
 
 @dataclass(frozen=True, slots=True)
