@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from app.engine.bot import Decision, decide
-from app.engine.context import RECENT, reading_to_dict, turn_from
+from app.engine.context import RECENT, turn_from
 from app.knowledge import Routing
 from app.privacy import mask
 from app.store.tables import ConversationState, utcnow
@@ -95,7 +95,7 @@ class _Conversation:
     recent: list[_Past] = field(default_factory=list)  # newest first, at most RECENT
 
     def record(self, decision: Decision) -> None:
-        reading = {"reading": reading_to_dict(decision.reading) if decision.reading else None}
+        reading = {"reading": decision.reading.as_dict() if decision.reading else None}
         replies = [_Past("out", r.sender, r.meta or None) for r in reversed(decision.replies)]
         self.recent = [*replies, _Past("in", "customer", reading), *self.recent][:RECENT]
         self.state = decision.new_state or self.state

@@ -53,6 +53,18 @@ class Reading:
     def escalated(self) -> bool:
         return self.label in ("angry", "aggrieved") or self.risk in ("threat", "safety")
 
+    def as_dict(self) -> dict:
+        """dataclasses.asdict's result, built directly: asdict deep-copies every value, and each
+        message's reading is stored."""
+        evidence = tuple({"kind": e.kind, "text": e.text} for e in self.evidence)
+        return {
+            "label": self.label,
+            "intensity": self.intensity,
+            "risk": self.risk,
+            "evidence": evidence,
+            "trend": self.trend,
+        }
+
 
 @dataclass(frozen=True)
 class Weights:

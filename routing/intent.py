@@ -15,6 +15,10 @@ class Intent:
     source: str  # "faq", "keywords" or "none"
     detail: str = ""
 
+    def as_dict(self) -> dict:
+        """dataclasses.asdict's result without its deep copy (kept with every message)."""
+        return {"name": self.name, "source": self.source, "detail": self.detail}
+
 
 def classify(text: str, faq: MatchResult | None, rules: Rules) -> Intent:
     """The intent of one message: FAQ answer category, then keywords, then the FAQ's best guess."""

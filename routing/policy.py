@@ -43,6 +43,10 @@ class Handoff:
     level: Level
     priority: int
 
+    def as_dict(self) -> dict:
+        """dataclasses.asdict's result without its deep copy (kept with every handoff)."""
+        return {"queue": self.queue, "queue_name": self.queue_name, "level": self.level, "priority": self.priority}
+
 
 @dataclass(frozen=True)
 class Situation:

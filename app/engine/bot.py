@@ -7,7 +7,7 @@ the engine stores what it returns.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -164,10 +164,10 @@ def _evidence(policy: PolicyDecision, faq: MatchResult | None, intent: Intent) -
     meta: dict[str, Any] = {
         "action": policy.action,
         "reasons": [f"{r.rule}: {r.detail}" if r.detail else r.rule for r in policy.reasons],
-        "intent": asdict(intent),
+        "intent": intent.as_dict(),
     }
     if policy.handoff:
-        meta["handoff"] = asdict(policy.handoff)
+        meta["handoff"] = policy.handoff.as_dict()
     if faq is not None:
         meta["faq"] = {
             "decision": faq.decision,

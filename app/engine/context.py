@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from functools import cache
 from typing import Any, Protocol
 
@@ -91,10 +90,6 @@ def turn_from(recent: Sequence[PastMessage], state: str, text: str, channel: str
 def is_vip(customer: dict[str, Any], rules: Rules) -> bool:
     tags = set(customer.get("tags") or ())
     return bool(customer.get("vip")) or bool(tags & set(rules.vip.tags))
-
-
-def reading_to_dict(reading: Reading) -> dict[str, Any]:
-    return asdict(reading)
 
 
 def reading_from(data: dict[str, Any]) -> Reading:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,7 +20,7 @@ from app import metrics
 from app.engine.batch_writes import PENDING_COLUMNS, BatchWrites, PendingMessage
 from app.engine.bot import Decision, decide
 from app.engine.closing import record_rating
-from app.engine.context import PastMessage, reading_to_dict, recent_messages, turn_for
+from app.engine.context import PastMessage, recent_messages, turn_for
 from app.engine.exclusive import ConversationBusy, hold_conversation
 from app.engine.group_commit import GroupCommit
 from app.engine.outage import is_outage
@@ -212,8 +212,8 @@ def _count(decision: Decision, conversation: Conversation) -> None:
 def _record(message: PendingMessage, conversation: Conversation, decision: Decision) -> None:
     """Keep the reading and intent with the customer's message and the handoff on the conversation."""
     message.meta = {
-        "reading": reading_to_dict(decision.reading) if decision.reading else None,
-        "intent": asdict(decision.intent) if decision.intent else None,
+        "reading": decision.reading.as_dict() if decision.reading else None,
+        "intent": decision.intent.as_dict() if decision.intent else None,
     }
     if decision.ticket and not decision.handoff:  # took the 留言 offer while waiting: no more wait notices
         conversation.ticket = True
