@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from adapters.base import OutboundMessage
@@ -20,7 +20,7 @@ from app.engine.batch_writes import BatchWrites
 from app.engine.bot import NOBODY_ONLINE
 from app.engine.closing import close
 from app.engine.replies import add_reply
-from app.engine.waiting import SUPERVISORS, online_agents, queue_of, transition_row, waiting_chats
+from app.engine.waiting import SUPERVISORS, WAITING_SINCE, online_agents, queue_of, transition_row, waiting_chats
 from app.knowledge import Routing
 from app.live import LiveHub
 from app.store.tables import Conversation, ConversationState, Message, StateTransition, utcnow
@@ -107,16 +107,23 @@ class QueueTimers:
     async def _overflow(self, rules, now: datetime) -> None:
         """A chat that waited past its queue's limit moves to the fallback queue, keeping its wait.
 
-        Looked for with a read first, so the usual tick with nothing to move writes nothing.
+        Looked for with a read first, so the usual tick with nothing to move writes nothing; the read
+        asks only for the overdue chats, not the whole line (thousands in a promotion, every second).
         """
         limits = {q.id: q for q in rules.queues if q.overflow_to}
+        if not limits:
+            return
+        past_limit = or_(
+            *(
+                and_(
+                    Conversation.queue == queue.id,
+                    WAITING_SINCE < now - timedelta(minutes=queue.overflow_after_minutes),
+                )
+                for queue in limits.values()
+            )
+        )
         async with self._sessions() as session:
-            waiting = await waiting_chats(session)
-        overdue = [
-            w
-            for w in waiting
-            if w.queue in limits and w.queued_at < now - timedelta(minutes=limits[w.queue].overflow_after_minutes)
-        ]
+            overdue = await waiting_chats(session, where=past_limit)
         if not overdue:
             return
         async with self._sessions.begin() as session:
@@ -167,7 +174,12 @@ class QueueTimers:
             waiting = await waiting_chats(session)
             served = await _served_per_minute(session, now)
             agents = await online_agents(session)
-            unstaffed = {c.conversation_id for c in waiting if not skilled(agents, queue_of(rules, c.queue).skills)}
+            staffed = {queue.id for queue in rules.queues if skilled(agents, queue.skills)}
+            unstaffed = {  # of those due: the whole line is read only for their places in it
+                c.conversation_id
+                for c in waiting
+                if c.conversation_id in due and queue_of(rules, c.queue).id not in staffed
+            }
             told = await _told_nobody_online(session, due & unstaffed)
         places = positions(waiting, now=now, aging_per_minute=rules.service.aging_per_minute)
         notices: dict[str, tuple[str, dict] | None] = {}  # None: nothing new to say, only the time is noted

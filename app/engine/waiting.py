@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.store.tables import Agent, Conversation, ConversationState, StateTransition
+from app.store.tables import Agent, Conversation, ConversationState, StateTransition, UTCDateTime
 from routing.assignment import AgentLoad
 from routing.queues import Waiting
 from routing.rules import Queue, Rules
@@ -25,38 +25,46 @@ def transition_row(conversation: Conversation, from_state: str, reason: str) -> 
     )
 
 
-async def waiting_chats(session: AsyncSession) -> list[Waiting]:
-    """Read every second by the assigner and its timers: the columns it needs, not whole conversations."""
+async def waiting_chats(session: AsyncSession, *, where: ColumnElement[bool] | None = None) -> list[Waiting]:
+    """Read every second by the assigner and its timers: the columns they need, not whole conversations.
+
+    In a promotion thousands of chats wait, and every tick read them all: so the rows come through
+    the Core connection (no ORM loading context per row) with one time each, and `where` narrows
+    the read in SQL when the caller wants only some."""
+    connection = await session.connection()
+    query = _WAITING if where is None else _WAITING.where(where)
     return [
-        Waiting(i, queue or "", level or "L1", priority or 0, queued_at or updated_at)
-        for i, queue, level, priority, queued_at, updated_at in await session.execute(_WAITING)
+        Waiting(i, queue or "", level or "L1", priority or 0, since)
+        for i, queue, level, priority, since in await connection.execute(query)
     ]
 
 
 async def online_agents(session: AsyncSession) -> list[AgentLoad]:
-    """Online agents with the number of chats each owns, in one query."""
-    owned = (
-        select(Conversation.agent_id, func.count().label("active"))
-        .where(Conversation.state == ConversationState.WITH_AGENT)
-        .group_by(Conversation.agent_id)
-        .subquery()
-    )
-    rows = await session.execute(
-        select(Agent.id, Agent.skills, Agent.capacity, Agent.status, func.coalesce(owned.c.active, 0), Agent.name)
-        .outerjoin(owned, owned.c.agent_id == Agent.id)
-        .where(Agent.status == "online", Agent.disabled.is_(False))
-    )
+    """Online agents with the number of chats each owns, in one query (built once: it runs on every
+    handoff, and with nobody online building it cost more than running it)."""
     return [
         AgentLoad(i, frozenset(skills), capacity, active, status, name=name)
-        for i, skills, capacity, status, active, name in rows
+        for i, skills, capacity, status, active, name in await session.execute(_ONLINE)
     ]
 
 
+# Since when a chat waits: one time per row read, however many chats wait.
+WAITING_SINCE = func.coalesce(Conversation.queued_at, Conversation.updated_at, type_=UTCDateTime())
 _WAITING = select(
     Conversation.id,
     Conversation.queue,
     Conversation.level,
     Conversation.priority,
-    Conversation.queued_at,
-    Conversation.updated_at,
+    WAITING_SINCE,
 ).where(Conversation.state == ConversationState.QUEUED)
+_OWNED = (
+    select(Conversation.agent_id, func.count().label("active"))
+    .where(Conversation.state == ConversationState.WITH_AGENT)
+    .group_by(Conversation.agent_id)
+    .subquery()
+)
+_ONLINE = (
+    select(Agent.id, Agent.skills, Agent.capacity, Agent.status, func.coalesce(_OWNED.c.active, 0), Agent.name)
+    .outerjoin(_OWNED, _OWNED.c.agent_id == Agent.id)
+    .where(Agent.status == "online", Agent.disabled.is_(False))
+)

@@ -94,3 +94,37 @@ async def test_with_nobody_online_for_the_queue_a_customer_is_offered_to_leave_a
     clock[0] += timedelta(minutes=ROUTING.rules.notice_minutes + 1)
     await timers.run()
     assert sent[-1].text.startswith("您是下一位，预计等待约")
+
+
+async def test_only_chats_past_their_queues_limit_overflow_and_keep_their_wait(store: AsyncEngine) -> None:
+    sessions, now = session_factory(store), utcnow()
+    async with sessions.begin() as session:
+        for customer, queue, waited in (("vip-3m", "vip", 3), ("vip-1m", "vip", 1), ("order-4m", "order", 4),
+                                        ("order-6m", "order", 6), ("presale-60m", "presale", 60)):  # fmt: skip
+            conversation(session, customer, state=ConversationState.QUEUED, queue=queue, level="L1",
+                         queued_at=now - timedelta(minutes=waited), notified_at=now)  # fmt: skip
+        conversation(
+            session,
+            "order-no-queued-at",
+            state=ConversationState.QUEUED,
+            queue="order",
+            level="L1",
+            updated_at=now - timedelta(minutes=7),
+            notified_at=now,
+        )  # fmt: skip: waits since its last change
+    timers = QueueTimers(sessions, lambda: ROUTING, LiveHub(), lambda message: None, lambda: None, clock=lambda: now)
+
+    await timers.run()
+
+    async with sessions() as session:
+        queues = dict((await session.execute(select(Conversation.customer_id, Conversation.queue))).all())
+        kept = await session.scalar(select(Conversation.queued_at).where(Conversation.customer_id == "vip-3m"))
+    assert queues == {  # vip overflows after 2 minutes, order after the default 5, presale never
+        "vip-3m": "presale",
+        "vip-1m": "vip",
+        "order-4m": "order",
+        "order-6m": "presale",
+        "presale-60m": "presale",
+        "order-no-queued-at": "presale",
+    }
+    assert kept == now - timedelta(minutes=3)
