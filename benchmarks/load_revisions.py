@@ -1,12 +1,15 @@
 """Two revisions of kefu under the same open-loop load, in alternating rounds: what a change did.
 
-    python -m benchmarks.load_revisions --base REV [--rates 500,700] [--seconds 5] [--rounds 3]
+    python -m benchmarks.load_revisions --base REV [--rates 500,700] [--seconds 5] [--rounds 3] [--waiting 0]
 
 The full load run (benchmarks/load.py) compares kefu with a ceiling measured in the same run, but
 this machine's speed drifts by a fifth between runs, so two runs of it cannot tell what a change
 did. Here the base revision (a `git worktree` in a temporary folder) and the working tree take
 turns, phase by phase, each a fresh `kefu serve` on a fresh SQLite file with the same settings
 and traffic as the load run's open loop; the report gives each rate's medians over the rounds.
+
+With `--waiting N`, N customers first send one angry message each and wait for a person (nobody is
+online), as in a promotion's backlog, before the measured phase starts.
 
 replied/s = messages of the phase whose reply reached the callback before the phase ended, per
 second of the phase: what customers saw while the load lasted (no draining afterwards). Server CPU
@@ -28,11 +31,12 @@ import uvloop
 
 from benchmarks.load_phases import kefu_settings, measure
 from benchmarks.load_servers import CallbackReceiver, start_kefu
-from benchmarks.load_traffic import Messages, open_loop
+from benchmarks.load_traffic import ANGRY, Messages, open_loop
 from benchmarks.results_file import publish
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "load_revisions.md"
+WAITING_RATE = 300  # msg/s of the backlog's angry messages
 
 
 @dataclass
@@ -46,14 +50,20 @@ def _percentile(values: list[float], share: float) -> float:
     return values[min(len(values) - 1, int(len(values) * share))] if values else float("nan")
 
 
-async def one_round(tree: Path, folder: Path, receiver: CallbackReceiver, secret: str, rate: int, seconds: float):
+async def one_round(tree: Path, folder: Path, receiver: CallbackReceiver, secret: str, rate: int, args):
+    seconds = args.seconds
     folder.mkdir()
     url = f"sqlite+aiosqlite:///{folder / 'kefu.db'}"
     kefu = await start_kefu(folder, {**kefu_settings(url, secret, receiver.url), "PYTHONPATH": str(tree)})
     try:
         warm = open_loop(kefu.port, Messages(f"w{folder.name}", 1000, secret), rate=50, seconds=2)
         await measure("warm-up", kefu, warm)
-        await asyncio.sleep(1)
+        if args.waiting:  # each from a new customer, handed off and left waiting: nobody is online
+            backlog = Messages(f"q{folder.name}", 10**9, secret, mix=((ANGRY, 1.0),))
+            await measure(
+                "waiting", kefu, open_loop(kefu.port, backlog, rate=WAITING_RATE, seconds=args.waiting / WAITING_RATE)
+            )
+        await asyncio.sleep(3 if args.waiting else 1)  # the backlog's first notices (nobody online) go out first
         messages = Messages(f"r{folder.name}", 100_000, secret)
         phase = await measure(folder.name, kefu, open_loop(kefu.port, messages, rate=rate, seconds=seconds))
     finally:
@@ -80,7 +90,7 @@ async def run(args) -> str:
                 for number in range(args.rounds):
                     for n, (name, tree) in enumerate(trees.items()):
                         folder = workdir / f"{rate}-{number}-{n}"
-                        result = await one_round(tree, folder, receiver, secret, rate, args.seconds)
+                        result = await one_round(tree, folder, receiver, secret, rate, args)
                         results.setdefault((rate, name), []).append(result)
         finally:
             await receiver.stop()
@@ -93,7 +103,8 @@ def report(results: dict[tuple[int, str], list[Round]], names: list[str], args) 
         "# Load: two revisions of kefu, alternating rounds",
         "",
         f"- parameters: `--base {args.base} --rates {','.join(map(str, args.rates))} --seconds {args.seconds} "
-        f"--rounds {args.rounds}`; open loop, new customers, one instance on SQLite, settings as in load.md",
+        f"--rounds {args.rounds} --waiting {args.waiting}`; open loop, new customers, one instance on SQLite,"
+        " settings as in load.md",
         "- each cell: the median over the rounds; replied/s counts replies that reached the callback within the phase",
         "",
         "| offered msg/s | revision | replied/s | e2e p50 / p99 ms |",
@@ -115,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rates", default="500,700", help="offered msg/s")
     parser.add_argument("--seconds", type=float, default=5, help="length of each phase")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per rate")
+    parser.add_argument("--waiting", type=int, default=0, help="customers waiting for a person before each phase")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Markdown results file")
     args = parser.parse_args(argv)
     args.rates = [int(r) for r in args.rates.split(",")]

@@ -47,8 +47,17 @@ class Messages:
     but does not answer, so with few customers each writing often, a phase would measure cheaper
     work than one with many (40% of the messages with 1k customers, none with 100k)."""
 
-    def __init__(self, prefix: str, customers: int, secret: str, seed: int = 7, *, angry_leave: bool = False) -> None:
-        self.prefix, self.customers = prefix, customers
+    def __init__(
+        self,
+        prefix: str,
+        customers: int,
+        secret: str,
+        seed: int = 7,
+        *,
+        angry_leave: bool = False,
+        mix: tuple[tuple[tuple[str, ...], float], ...] = MIX,
+    ) -> None:
+        self.prefix, self.customers, self.mix = prefix, customers, mix
         self._secret = secret.encode()
         self._rng = random.Random(f"{seed}-{prefix}")
         self._count = 0
@@ -60,7 +69,7 @@ class Messages:
         """(message id, raw HTTP request)."""
         self._count += 1
         message_id = f"{self.prefix}-{self._count}"
-        texts = self._rng.choices([texts for texts, _ in MIX], weights=[w for _, w in MIX])[0]
+        texts = self._rng.choices([texts for texts, _ in self.mix], weights=[w for _, w in self.mix])[0]
         place = self._rng.randrange(self.customers)
         number = self._replaced.get(place, place)
         if self._angry_leave and texts is ANGRY:  # someone new writes from this place next time
