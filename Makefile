@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.assignment
 	$(BIN)/python -m benchmarks.agent_events
 	$(BIN)/python -m benchmarks.http_client
+	$(BIN)/python -m benchmarks.cpu_budget
 	$(BIN)/python -m benchmarks.intake_write
 	$(BIN)/python -m benchmarks.intake_ids
 	$(BIN)/python -m benchmarks.load
