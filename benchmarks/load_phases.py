@@ -7,6 +7,7 @@ only the way to reach the store differs (`Fetch`: a query's rows, from sqlite3 o
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
@@ -65,6 +66,17 @@ class Audit:
         return not (self.not_stored or self.gave_up or self.answered_twice or self.repeated or self.not_received)
 
 
+def keep_out_of_collections() -> None:
+    """Collect now, and keep what earlier phases left (their sent and received records) out of the
+    garbage collector's full passes during the next one.
+
+    Those records grow to hundreds of thousands of objects over a run, and a full pass over them
+    paused this process 40-80 ms at a time: callbacks and acks were timed late, and the pauses
+    showed as kefu's tail latency. (kefu freezes its start-up objects the same way, app/main.py.)"""
+    gc.collect()
+    gc.freeze()
+
+
 async def measure(
     name: str,
     server,
@@ -74,6 +86,7 @@ async def measure(
     **labels,
 ) -> Phase:
     """Run the traffic, wait for the backlog (`drain`), and note the CPU the server and each of `meters` used."""
+    keep_out_of_collections()
     meters = meters or {}
     cpu, bench, start = server.cpu_seconds(), time.process_time(), time.perf_counter()
     others = {what: read() for what, read in meters.items()}
