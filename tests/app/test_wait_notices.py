@@ -103,15 +103,9 @@ async def test_only_chats_past_their_queues_limit_overflow_and_keep_their_wait(s
                                         ("order-6m", "order", 6), ("presale-60m", "presale", 60)):  # fmt: skip
             conversation(session, customer, state=ConversationState.QUEUED, queue=queue, level="L1",
                          queued_at=now - timedelta(minutes=waited), notified_at=now)  # fmt: skip
-        conversation(
-            session,
-            "order-no-queued-at",
-            state=ConversationState.QUEUED,
-            queue="order",
-            level="L1",
-            updated_at=now - timedelta(minutes=7),
-            notified_at=now,
-        )  # fmt: skip: waits since its last change
+        # no queued_at: waits since its last change
+        conversation(session, "order-no-queued-at", state=ConversationState.QUEUED, queue="order", level="L1",
+                     updated_at=now - timedelta(minutes=7), notified_at=now)  # fmt: skip
     timers = QueueTimers(sessions, lambda: ROUTING, LiveHub(), lambda message: None, lambda: None, clock=lambda: now)
 
     await timers.run()
