@@ -61,7 +61,7 @@ class SQLiteRows:
         async with self._db.begin() as connection:
             # a failure is raised as SQLAlchemy would raise it: the webhook's 503, the batch's retry
             sql = self._statement.sql
-            inserted = await commit_in_one_trip(connection, _insert_each, sql, values, statement=sql)
+            inserted = await commit_in_one_trip(connection, _insert_each, sql, values, statements=[sql])
         stored = iter(inserted)
         return [next(stored) if outcome is True else outcome for outcome in outcomes]
 

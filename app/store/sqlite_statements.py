@@ -89,19 +89,21 @@ async def write_and_commit(
         query = (read.sql, read.parameters(parameters))
     if not writes and query is None:
         return []
-    said = "\n".join([sql for sql, _ in writes] + ([query[0]] if query else []))  # for an error's message
-    rows = await commit_in_one_trip(connection, _execute, writes, query, statement=said)
+    said = [sql for sql, _ in writes] + ([query[0]] if query else [])  # named in an error, joined only then
+    rows = await commit_in_one_trip(connection, _execute, writes, query, statements=said)
     return [read.row(values) for values in rows] if read is not None else []
 
 
-async def commit_in_one_trip(connection: AsyncConnection, write: Callable[..., T], *args: Any, statement: str) -> T:
+async def commit_in_one_trip(
+    connection: AsyncConnection, write: Callable[..., T], *args: Any, statements: Sequence[str]
+) -> T:
     """`write(sqlite3_connection, *args)` then COMMIT on SQLite's thread; sqlite3's errors raised as
-    SQLAlchemy raises them (an OperationalError for a locked or full disk is an outage)."""
+    SQLAlchemy raises them, naming `statements` (an OperationalError for a locked or full disk is an outage)."""
     driver = (await connection.get_raw_connection()).driver_connection
     try:
         return await driver.commit_in_one_trip(write, *args)
     except sqlite3.Error as exc:
-        raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
+        raise DBAPIError.instance("\n".join(statements), None, exc, sqlite3.Error) from exc
 
 
 def _execute(connection: sqlite3.Connection, writes: list[tuple[str, list[tuple]]], query: tuple | None) -> list:
