@@ -1,18 +1,16 @@
-"""Who is served next: waiting chats ordered by level, then priority grown by waiting time.
+"""A waiting chat, the rank of each level, and the ETA a waiting customer is told.
 
-Aging adds `aging_per_minute` priority points for every minute waited, so an ordinary chat
-eventually passes a newer chat of a higher priority: nobody starves. Level (L3 > L2 > L1) is
-never overtaken.
+The serving order itself (level, then priority grown by the wait, then the longest wait) is kept
+by the database, so a pass reads only the head of a long line: app/engine/waiting.py.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-LEVEL_RANK = {"L3": 3, "L2": 2, "L1": 1}
+LEVEL_RANK = {"L3": 3, "L2": 2, "L1": 1}  # a higher level is never overtaken
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,28 +20,6 @@ class Waiting:
     level: str
     priority: int
     queued_at: datetime
-
-
-def effective_priority(chat: Waiting, now: datetime, aging_per_minute: float) -> float:
-    return chat.priority + aging_per_minute * max((now - chat.queued_at).total_seconds(), 0) / 60
-
-
-def ordered(chats: Iterable[Waiting], *, now: datetime, aging_per_minute: float = 1.0) -> list[Waiting]:
-    """Serving order: level first, then aged priority, then who has waited longest."""
-    return sorted(
-        chats,
-        key=lambda c: (-LEVEL_RANK.get(c.level, 0), -effective_priority(c, now, aging_per_minute), c.queued_at),
-    )
-
-
-def positions(chats: Iterable[Waiting], *, now: datetime, aging_per_minute: float = 1.0) -> dict[str, int]:
-    """1-based place of each chat within its own queue."""
-    seen: dict[str, int] = {}
-    places = {}
-    for chat in ordered(chats, now=now, aging_per_minute=aging_per_minute):
-        seen[chat.queue] = seen.get(chat.queue, 0) + 1
-        places[chat.conversation_id] = seen[chat.queue]
-    return places
 
 
 def eta_minutes(position: int, served_per_minute: float, *, fallback_minutes_per_chat: float) -> int:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -22,14 +22,16 @@ from app import metrics
 from app.engine.outage import OutageLog
 from app.engine.replies import add_reply
 from app.engine.timers import QueueTimers
-from app.engine.waiting import SUPERVISORS, online_agents, queue_of, transition_row, waiting_chats
+from app.engine.waiting import SUPERVISORS, head_of_line, online_agents, queue_of, transition_row
 from app.knowledge import Routing
 from app.live import LiveHub
-from app.store.tables import Agent, Conversation, ConversationState, utcnow
-from routing.assignment import SELECTORS, Selector, choose_agent
-from routing.queues import Waiting, ordered
+from app.store.tables import Agent, Conversation, ConversationState, UTCDateTime, utcnow
+from routing.assignment import SELECTORS, Selector, choose_agent, skilled, with_capacity
+from routing.queues import Waiting
 
 log = logging.getLogger(__name__)
+
+ASSIGN_PAGE = 100  # waiting chats read at a time: a pass usually has room for a few
 
 
 class Assigner:
@@ -90,27 +92,39 @@ class Assigner:
                 pass
 
     async def assign_waiting(self) -> int:
-        """Offer every waiting chat, in serving order, to the best free agent; return how many were given."""
+        """Offer waiting chats, in serving order, to the best free agent; return how many were given.
+
+        In a promotion the line is thousands long, every agent is busy and a pass runs on every
+        handoff: so only the queues someone with room can take are read, from the head, a page at
+        a time, and the pass ends when the room is used (with no room, the line is not read).
+        Room only shrinks during a pass, so every chat read of a queue that still has room was
+        given: the next page is again the head of the queues left."""
         rules = self._routing().rules
         now = self._clock()
-        async with self._sessions() as session:
-            agents = await online_agents(session)  # first: with nobody online, the line need not be read
-            waiting = await waiting_chats(session) if agents else []
-            if not waiting:
-                return 0
-            last_agents = await _last_agents(session, waiting, now - timedelta(days=rules.service.sticky_days))
         selector = self._selector(rules.service.selector)
+        async with self._sessions() as session:
+            agents = await online_agents(session)
         given = 0
-        for chat in ordered(waiting, now=now, aging_per_minute=rules.service.aging_per_minute):
-            queue = queue_of(rules, chat.queue)
-            agent = choose_agent(agents, queue.skills, selector, prefer=last_agents.get(chat.conversation_id))
-            by = rules.service.selector
-            if agent is not None and await self.claim(
-                chat.conversation_id, agent.agent_id, by=by, agent_name=agent.name
-            ):
-                agent.active += 1
-                agent.last_assigned_at = now
-                given += 1
+        while servable := {q.id for q in rules.queues if with_capacity(skilled(agents, q.skills))}:
+            async with self._sessions() as session:
+                page = await head_of_line(session, rules, servable, limit=ASSIGN_PAGE)
+                last_agents = await _last_agents(session, page, now - timedelta(days=rules.service.sticky_days))
+            claimed = 0
+            for chat in page:
+                queue = queue_of(rules, chat.queue)
+                agent = choose_agent(agents, queue.skills, selector, prefer=last_agents.get(chat.conversation_id))
+                by = rules.service.selector
+                if agent is not None and await self.claim(
+                    chat.conversation_id, agent.agent_id, by=by, agent_name=agent.name
+                ):
+                    agent.active += 1
+                    agent.last_assigned_at = now
+                    claimed += 1
+                    if not with_capacity(agents):
+                        break
+            given += claimed
+            if len(page) < ASSIGN_PAGE or not claimed:  # the line is used up, or others took this page
+                break
         return given
 
     async def claim(self, conversation_id: str, agent_id: str, *, by: str, agent_name: str | None = None) -> bool:
@@ -158,21 +172,25 @@ async def _last_agents(session, waiting: list[Waiting], since: datetime) -> dict
     """For each waiting chat, the agent who last served the same customer since `since`."""
     if not waiting:
         return {}
-    current = aliased(Conversation)
-    rows = await session.execute(
-        select(current.id, Conversation.agent_id)
-        .join(
-            Conversation,
-            (Conversation.channel == current.channel)
-            & (Conversation.account == current.account)
-            & (Conversation.customer_id == current.customer_id)
-            & (Conversation.id != current.id),
-        )
-        .where(
-            current.id.in_([w.conversation_id for w in waiting]),
-            Conversation.agent_id.is_not(None),
-            Conversation.closed_at >= since,
-        )
-        .order_by(Conversation.closed_at)
-    )
+    ids = [chat.conversation_id for chat in waiting]
+    rows = await session.execute(_LAST_AGENTS, {"ids": ids, "since": since})
     return {conversation_id: agent_id for conversation_id, agent_id in rows.all()}  # the latest wins
+
+
+_CURRENT = aliased(Conversation)
+_LAST_AGENTS = (  # built once: a pass runs on every handoff
+    select(_CURRENT.id, Conversation.agent_id)
+    .join(
+        Conversation,
+        (Conversation.channel == _CURRENT.channel)
+        & (Conversation.account == _CURRENT.account)
+        & (Conversation.customer_id == _CURRENT.customer_id)
+        & (Conversation.id != _CURRENT.id),
+    )
+    .where(
+        _CURRENT.id.in_(bindparam("ids", expanding=True)),
+        Conversation.agent_id.is_not(None),
+        Conversation.closed_at >= bindparam("since", type_=UTCDateTime()),
+    )
+    .order_by(Conversation.closed_at)
+)

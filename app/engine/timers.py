@@ -20,13 +20,21 @@ from app.engine.batch_writes import BatchWrites
 from app.engine.bot import NOBODY_ONLINE
 from app.engine.closing import close
 from app.engine.replies import add_reply
-from app.engine.waiting import SUPERVISORS, WAITING_SINCE, online_agents, queue_of, transition_row, waiting_chats
+from app.engine.waiting import (
+    SUPERVISORS,
+    WAITING_SINCE,
+    online_agents,
+    places_in_line,
+    queue_of,
+    transition_row,
+    waiting_chats,
+)
 from app.knowledge import Routing
 from app.live import LiveHub
 from app.store.tables import Conversation, ConversationState, Message, StateTransition, utcnow
 from routing.assignment import skilled
 from routing.hours import is_open
-from routing.queues import eta_minutes, positions
+from routing.queues import eta_minutes
 from routing.rules import IDLE_DISPOSITION, Templates
 
 THROUGHPUT_WINDOW = timedelta(minutes=30)
@@ -159,47 +167,39 @@ class QueueTimers:
         each statement costs more than the row it writes.
         """
         async with self._sessions() as session:
-            due = set(
-                await session.scalars(
-                    select(Conversation.id).where(
-                        Conversation.state == ConversationState.QUEUED,
-                        Conversation.ticket.is_(False),  # a 留言 is answered in turn, nobody is waiting online
-                        (Conversation.notified_at.is_(None))
-                        | (Conversation.notified_at < now - timedelta(minutes=rules.notice_minutes)),
-                    )
+            rows = await session.execute(
+                select(Conversation.id, Conversation.queue).where(
+                    Conversation.state == ConversationState.QUEUED,
+                    Conversation.ticket.is_(False),  # a 留言 is answered in turn, nobody is waiting online
+                    (Conversation.notified_at.is_(None))
+                    | (Conversation.notified_at < now - timedelta(minutes=rules.notice_minutes)),
                 )
             )
+            due = dict(rows.all())  # conversation id -> its queue
             if not due:  # the usual tick: nobody to tell, so the line and its pace need not be read
                 return
-            waiting = await waiting_chats(session)
+            places = await places_in_line(session, rules, set(due))  # of those still waiting
             served = await _served_per_minute(session, now)
             agents = await online_agents(session)
             staffed = {queue.id for queue in rules.queues if skilled(agents, queue.skills)}
-            unstaffed = {  # of those due: the whole line is read only for their places in it
-                c.conversation_id
-                for c in waiting
-                if c.conversation_id in due and queue_of(rules, c.queue).id not in staffed
-            }
-            told = await _told_nobody_online(session, due & unstaffed)
-        places = positions(waiting, now=now, aging_per_minute=rules.service.aging_per_minute)
+            unstaffed = {i for i, queue in due.items() if queue_of(rules, queue).id not in staffed}
+            told = await _told_nobody_online(session, unstaffed)
         notices: dict[str, tuple[str, dict] | None] = {}  # None: nothing new to say, only the time is noted
-        for chat in waiting:
-            if chat.conversation_id not in due or not is_open(rules.hours(queue_of(rules, chat.queue).id), now):
+        for conversation_id, place in sorted(places.items(), key=lambda item: (item[1], item[0])):
+            queue = due[conversation_id]
+            if not is_open(rules.hours(queue_of(rules, queue).id), now):
                 continue
-            place = places[chat.conversation_id]
-            if chat.conversation_id in unstaffed:  # an ETA would be a guess: offer 留言 instead
-                said = chat.conversation_id in told  # the meta below is how a later tick knows
+            if conversation_id in unstaffed:  # an ETA would be a guess: offer 留言 instead
+                said = conversation_id in told  # the meta below is how a later tick knows
                 notice = (rules.templates.nobody_online, {"position": place, NOBODY_ONLINE: True})
-                notices[chat.conversation_id] = None if said else notice
+                notices[conversation_id] = None if said else notice
                 continue
-            eta = eta_minutes(
-                place, served.get(chat.queue, 0.0), fallback_minutes_per_chat=rules.service.minutes_per_chat
-            )
+            eta = eta_minutes(place, served.get(queue, 0.0), fallback_minutes_per_chat=rules.service.minutes_per_chat)
             text = _place_notice(rules.templates, place, eta)
             offer = rules.promotion_mode.callback_offer_minutes
             if rules.promotion_mode.enabled and offer is not None and eta >= offer:
                 text += rules.templates.callback_offer
-            notices[chat.conversation_id] = (text, {"position": place, "eta": eta})
+            notices[conversation_id] = (text, {"position": place, "eta": eta})
         if notices:
             await self._send_notices(notices, now)
 

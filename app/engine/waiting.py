@@ -1,13 +1,26 @@
-"""Reading the waiting line and who is online to serve it: shared by the assigner and its timers."""
+"""Reading the waiting line and who is online to serve it: shared by the assigner and its timers.
+
+The line is kept in serving order by the database: level first (L3 > L2 > L1, never overtaken),
+then priority grown by the minutes waited (`aging_per_minute` points a minute, so an ordinary chat
+eventually passes a newer chat of a higher priority: nobody starves), then who has waited longest.
+Two chats' aged priorities at any moment differ by (p1 − aging × since1) − (p2 − aging × since2):
+the clock cancels out, so the line sorts on `priority − aging × since` in SQL, and a pass reads
+the head it needs and the places of the chats it tells, not the whole line (thousands of chats
+in a promotion, on every handoff and every second).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, func, select
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, Integer, Select, String, bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from app.store.tables import Agent, Conversation, ConversationState, StateTransition, UTCDateTime
 from routing.assignment import AgentLoad
-from routing.queues import Waiting
+from routing.queues import LEVEL_RANK, Waiting
 from routing.rules import Queue, Rules
 
 SUPERVISORS = "supervisors"  # the event key every supervisor console listens to
@@ -26,17 +39,51 @@ def transition_row(conversation: Conversation, from_state: str, reason: str) -> 
 
 
 async def waiting_chats(session: AsyncSession, *, where: ColumnElement[bool] | None = None) -> list[Waiting]:
-    """Read every second by the assigner and its timers: the columns they need, not whole conversations.
+    """The waiting chats `where` picks (all without it), in no particular order."""
+    return await _read(session, _WAITING if where is None else _WAITING.where(where))
 
-    In a promotion thousands of chats wait, and every tick read them all: so the rows come through
-    the Core connection (no ORM loading context per row) with one time each, and `where` narrows
-    the read in SQL when the caller wants only some."""
+
+async def head_of_line(session: AsyncSession, rules: Rules, queue_ids: set[str], *, limit: int) -> list[Waiting]:
+    """The first `limit` chats, in serving order, of the given queues (as `queue_of` maps them)."""
+    return await _read(session, _HEAD, {**_line_parameters(rules), "queues": sorted(queue_ids), "limit": limit})
+
+
+async def _read(session: AsyncSession, query: Select, parameters: dict[str, Any] | None = None) -> list[Waiting]:
+    """Through the Core connection, with one time per row: no ORM loading context for each of thousands."""
     connection = await session.connection()
-    query = _WAITING if where is None else _WAITING.where(where)
     return [
         Waiting(i, queue or "", level or "L1", priority or 0, since)
-        for i, queue, level, priority, since in await connection.execute(query)
+        for i, queue, level, priority, since in await connection.execute(query, parameters)
     ]
+
+
+async def places_in_line(session: AsyncSession, rules: Rules, conversation_ids: set[str]) -> dict[str, int]:
+    """The 1-based place of each given waiting chat within its own queue; the database ranks the line."""
+    connection = await session.connection()
+    parameters = {**_line_parameters(rules), "ids": sorted(conversation_ids)}
+    return {conversation_id: place for conversation_id, place in await connection.execute(_PLACES, parameters)}
+
+
+def _line_parameters(rules: Rules) -> dict[str, Any]:
+    known = [queue.id for queue in rules.queues]
+    return {"aging": rules.service.aging_per_minute, "known": known, "default_queue": rules.default_queue}
+
+
+class epoch_minutes(FunctionElement):  # noqa: N801 (named as SQL functions are)
+    """Minutes since the Unix epoch of a UTC time: each dialect has its own way to say it."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(epoch_minutes, "sqlite")
+def _epoch_minutes_sqlite(element: epoch_minutes, compiler: Any, **kw: Any) -> str:
+    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 1440.0)"
+
+
+@compiles(epoch_minutes, "postgresql")
+def _epoch_minutes_postgresql(element: epoch_minutes, compiler: Any, **kw: Any) -> str:
+    return f"(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) / 60.0)"
 
 
 async def online_agents(session: AsyncSession) -> list[AgentLoad]:
@@ -57,6 +104,30 @@ _WAITING = select(
     Conversation.priority,
     WAITING_SINCE,
 ).where(Conversation.state == ConversationState.QUEUED)
+# A chat's queue as `queue_of` reads it: one the rules no longer have counts as the default queue.
+_QUEUE = case(
+    (Conversation.queue.in_(bindparam("known", expanding=True)), Conversation.queue),
+    else_=bindparam("default_queue", type_=String()),
+)
+# Serving order (see the module's docstring); the id last, so equal chats keep one order.
+_SERVING_ORDER = (
+    case(LEVEL_RANK, value=func.coalesce(Conversation.level, "L1"), else_=0).desc(),
+    (func.coalesce(Conversation.priority, 0) - bindparam("aging", type_=Float()) * epoch_minutes(WAITING_SINCE)).desc(),
+    WAITING_SINCE,
+    Conversation.id,
+)
+# Built once with their parameters bound per call: building them cost more than running them.
+_HEAD = (
+    _WAITING.where(_QUEUE.in_(bindparam("queues", expanding=True)))
+    .order_by(*_SERVING_ORDER)
+    .limit(bindparam("limit", type_=Integer()))
+)
+_RANKED = (
+    select(Conversation.id, func.row_number().over(partition_by=_QUEUE, order_by=_SERVING_ORDER).label("place"))
+    .where(Conversation.state == ConversationState.QUEUED)
+    .subquery()
+)
+_PLACES = select(_RANKED.c.id, _RANKED.c.place).where(_RANKED.c.id.in_(bindparam("ids", expanding=True)))
 _OWNED = (
     select(Conversation.agent_id, func.count().label("active"))
     .where(Conversation.state == ConversationState.WITH_AGENT)

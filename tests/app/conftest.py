@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.store.database import create_engine
-from app.store.tables import Base
+from app.store.database import create_engine, session_factory
+from app.store.tables import Base, ConversationState, utcnow
+from tests.utils.store_rows import conversation
+
+WaitingLine = Callable[..., Awaitable[dict[str, str]]]
 
 
 @pytest.fixture
@@ -27,3 +31,21 @@ def commits(store: AsyncEngine) -> list[int]:
     seen: list[int] = []
     event.listen(store.sync_engine, "commit", lambda connection: seen.append(1))
     return seen
+
+
+@pytest.fixture
+def waiting_line(store: AsyncEngine) -> WaitingLine:
+    """Stores waiting chats, each (customer id, its fields; `minutes` waited so far; presale L1
+    priority 10 unless told); returns conversation id -> customer id."""
+
+    async def add(*chats: tuple[str, dict]) -> dict[str, str]:
+        now, names = utcnow(), {}
+        async with session_factory(store).begin() as session:
+            for customer_id, fields in chats:
+                fields = {"queue": "presale", "level": "L1", "priority": 10, **fields}
+                queued_at = now - timedelta(minutes=fields.pop("minutes", 0))
+                row = conversation(session, customer_id, state=ConversationState.QUEUED, queued_at=queued_at, **fields)
+                names[row.id] = customer_id
+        return names
+
+    return add

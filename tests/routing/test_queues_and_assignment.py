@@ -1,38 +1,11 @@
-"""Queue order with aging, positions and ETA; the assignment pipeline and its selectors."""
+"""The ETA a waiting customer is told; the assignment pipeline and its selectors.
+
+The line's order is the database's: tests/app/test_waiting_line.py."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 from routing.assignment import AgentLoad, RoundRobin, choose_agent, least_busy
-from routing.queues import Waiting, eta_minutes, ordered, positions
-
-NOW = datetime(2026, 11, 11, 0, 30, tzinfo=UTC)
-
-
-def waiting(cid: str, *, level="L1", priority=10, minutes=0, queue="presale") -> Waiting:
-    return Waiting(cid, queue, level, priority, NOW - timedelta(minutes=minutes))
-
-
-def test_higher_levels_go_first_whatever_their_wait():
-    chats = [waiting("old-l1", minutes=60), waiting("new-l3", level="L3", priority=100)]
-    assert [c.conversation_id for c in ordered(chats, now=NOW)] == ["new-l3", "old-l1"]
-
-
-def test_within_a_level_priority_then_longest_wait():
-    chats = [waiting("a", minutes=1), waiting("vip", priority=30), waiting("b", minutes=2)]
-    assert [c.conversation_id for c in ordered(chats, now=NOW)] == ["vip", "b", "a"]
-
-
-def test_aging_lets_a_long_wait_pass_a_newer_higher_priority():
-    chats = [waiting("vip-new", priority=30), waiting("waited-25-min", priority=10, minutes=25)]
-    assert ordered(chats, now=NOW)[0].conversation_id == "waited-25-min"
-    assert ordered(chats, now=NOW, aging_per_minute=0)[0].conversation_id == "vip-new"
-
-
-def test_positions_count_within_each_queue():
-    chats = [waiting("a", minutes=3), waiting("b", minutes=2), waiting("c", minutes=1, queue="aftersale")]
-    assert positions(chats, now=NOW) == {"a": 1, "b": 2, "c": 1}
+from routing.queues import eta_minutes
 
 
 def test_eta_follows_recent_throughput_and_falls_back_without_history():
