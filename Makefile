@@ -48,6 +48,7 @@ bench: $(STAMP)
 		--set BQ $(EVAL)/external/bq_faq_kb.yaml $(EVAL)/external/bq_faq_cases.csv
 	$(BIN)/python -m benchmarks.routing_check --eval $(EVAL)
 	$(BIN)/python -m benchmarks.assignment
+	$(BIN)/python -m benchmarks.waiting_line
 	$(BIN)/python -m benchmarks.agent_events
 	$(BIN)/python -m benchmarks.http_client
 	$(BIN)/python -m benchmarks.cpu_budget
