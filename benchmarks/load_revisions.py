@@ -9,7 +9,9 @@ turns, phase by phase, each a fresh `kefu serve` on a fresh SQLite file with the
 and traffic as the load run's open loop; the report gives each rate's medians over the rounds.
 
 With `--waiting N`, N customers first send one angry message each and wait for a person (nobody is
-online), as in a promotion's backlog, before the measured phase starts.
+online), as in a promotion's backlog, before the measured phase starts. With `--agents M` as well,
+M agents are online (5 chats each, every skill, never replying): the first of the backlog fill
+their places, the rest wait, and every handoff of the measured phase finds them all busy.
 
 replied/s = messages of the phase whose reply reached the callback before the phase ended, per
 second of the phase: what customers saw while the load lasted (no draining afterwards). Server CPU
@@ -30,6 +32,7 @@ from pathlib import Path
 import uvloop
 
 from benchmarks.load_phases import kefu_settings, measure
+from benchmarks.load_seed import seed_agents
 from benchmarks.load_servers import CallbackReceiver, start_kefu
 from benchmarks.load_traffic import ANGRY, Messages, open_loop
 from benchmarks.results_file import publish
@@ -58,7 +61,9 @@ async def one_round(tree: Path, folder: Path, receiver: CallbackReceiver, secret
     try:
         warm = open_loop(kefu.port, Messages(f"w{folder.name}", 1000, secret), rate=50, seconds=2)
         await measure("warm-up", kefu, warm)
-        if args.waiting:  # each from a new customer, handed off and left waiting: nobody is online
+        if args.agents:
+            seed_agents(folder / "kefu.db", args.agents)
+        if args.waiting:  # each from a new customer, handed off and left waiting (once the agents are full)
             backlog = Messages(f"q{folder.name}", 10**9, secret, mix=((ANGRY, 1.0),))
             await measure(
                 "waiting", kefu, open_loop(kefu.port, backlog, rate=WAITING_RATE, seconds=args.waiting / WAITING_RATE)
@@ -103,8 +108,8 @@ def report(results: dict[tuple[int, str], list[Round]], names: list[str], args) 
         "# Load: two revisions of kefu, alternating rounds",
         "",
         f"- parameters: `--base {args.base} --rates {','.join(map(str, args.rates))} --seconds {args.seconds} "
-        f"--rounds {args.rounds} --waiting {args.waiting}`; open loop, new customers, one instance on SQLite,"
-        " settings as in load.md",
+        f"--rounds {args.rounds} --waiting {args.waiting} --agents {args.agents}`; open loop, new customers,"
+        " one instance on SQLite, settings as in load.md",
         "- each cell: the median over the rounds; replied/s counts replies that reached the callback within the phase",
         "",
         "| offered msg/s | revision | replied/s | e2e p50 / p99 ms |",
@@ -127,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=5, help="length of each phase")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per rate")
     parser.add_argument("--waiting", type=int, default=0, help="customers waiting for a person before each phase")
+    parser.add_argument("--agents", type=int, default=0, help="agents online (5 chats each), busy once the line forms")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Markdown results file")
     args = parser.parse_args(argv)
     args.rates = [int(r) for r in args.rates.split(",")]

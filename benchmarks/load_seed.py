@@ -1,8 +1,9 @@
-"""Returning customers for benchmarks/load.py: rows written through kefu's own table models.
+"""Returning customers and online agents for the load benchmarks: rows written through kefu's own table models.
 
 At the rates one instance sustains, a few minutes of traffic would never reach 100k customers, so
 the 100k phase starts from a store that already holds them: one open conversation (state `bot`)
-and one earlier, processed message each, with the ids the traffic then draws from.
+and one earlier, processed message each, with the ids the traffic then draws from. Agents are
+written the same way, online (as if each had logged in to the console) and never replying.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, insert
 
-from app.store.tables import Conversation, ConversationState, Message, new_id, utcnow
+from app.knowledge import build_routing
+from app.settings import DEFAULT_RULES_FILE
+from app.store.tables import Agent, Conversation, ConversationState, Message, new_id, utcnow
 
 
 def seed_customers(db: Path, prefix: str, count: int, *, batch: int = 10_000) -> float:
@@ -31,6 +34,29 @@ def seed_customers(db: Path, prefix: str, count: int, *, batch: int = 10_000) ->
     finally:
         engine.dispose()
     return time.perf_counter() - start
+
+
+def seed_agents(db: Path, count: int, *, capacity: int = 5) -> None:
+    """Agents `load-a0` … online, each with every skill of the shipped rules' queues."""
+    rules = build_routing(DEFAULT_RULES_FILE).rules
+    skills = sorted({skill for queue in rules.queues for skill in queue.skills})
+    agents = [
+        {
+            "username": f"load-a{n}",
+            "name": f"客服{n}",
+            "skills": skills,
+            "capacity": capacity,
+            "token_hash": new_id(),
+            "status": "online",
+        }  # fmt: skip
+        for n in range(count)
+    ]
+    engine = create_engine(f"sqlite:///{db}", connect_args={"timeout": 30})
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(Agent), agents)
+    finally:
+        engine.dispose()
 
 
 def _conversation(conversation_id: str, customer: str) -> dict:
