@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from adapters.base import OutboundMessage
@@ -31,7 +31,7 @@ from app.engine.waiting import (
 )
 from app.knowledge import Routing
 from app.live import LiveHub
-from app.store.tables import Conversation, ConversationState, Message, StateTransition, utcnow
+from app.store.tables import Conversation, ConversationState, Message, StateTransition, UTCDateTime, utcnow
 from routing.assignment import skilled
 from routing.hours import is_open
 from routing.queues import eta_minutes
@@ -228,21 +228,8 @@ class QueueTimers:
 
     async def _close_idle(self, rules, quiet_since: datetime) -> None:
         """A chat with a person where nobody wrote for `idle_close_minutes` closes with a rating question."""
-        serving = select(Conversation.id).where(Conversation.state == ConversationState.WITH_AGENT)
-        last_message = (
-            select(Message.conversation_id, func.max(Message.created_at).label("at"))
-            .where(Message.conversation_id.in_(serving))
-            .group_by(Message.conversation_id)
-            .subquery()
-        )
         async with self._sessions.begin() as session:
-            idle = (
-                await session.scalars(
-                    select(Conversation)
-                    .join(last_message, last_message.c.conversation_id == Conversation.id)
-                    .where(Conversation.state == ConversationState.WITH_AGENT, last_message.c.at < quiet_since)
-                )
-            ).all()
+            idle = (await session.scalars(_IDLE, {"quiet_since": quiet_since})).all()
             goodbyes = [
                 await close(session, c, disposition=IDLE_DISPOSITION, by="timer", templates=rules.templates)
                 for c in idle
@@ -252,6 +239,22 @@ class QueueTimers:
             self._events.publish(conversation.agent_id, {"type": "closed", "conversation_id": conversation.id})
         if idle:
             self._poke()
+
+
+# A chat's last message is its highest id (ids follow arrival): one seek in the index on
+# (conversation_id, id) per chat being served, where the latest created_at meant reading every
+# message of every such chat, each second (16 ms of SQLite's one connection with 2,500 served).
+_LAST_MESSAGE_ID = (
+    select(func.max(Message.id)).where(Message.conversation_id == Conversation.id).correlate(Conversation)
+).scalar_subquery()
+_IDLE = (
+    select(Conversation)
+    .join(Message, Message.id == _LAST_MESSAGE_ID)
+    .where(
+        Conversation.state == ConversationState.WITH_AGENT,
+        Message.created_at < bindparam("quiet_since", type_=UTCDateTime()),
+    )
+)
 
 
 async def _served_per_minute(session, now: datetime) -> dict[str, float]:
