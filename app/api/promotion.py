@@ -7,12 +7,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from app.deps import OpsAuth, ServicesDep
-from app.engine.replies import add_reply
+from app.engine.batch_writes import BatchWrites
 from app.store.tables import Conversation, ConversationState
 from routing.promotion import switch_promotion
 from routing.rules import RulesError
 
 router = APIRouter(prefix="/api/ops", tags=["ops"], dependencies=[OpsAuth])
+
+BROADCAST_PAGE = 200  # waiting customers written per transaction: about 10 ms of the event loop
 
 
 class PromotionSwitch(BaseModel):
@@ -43,18 +45,34 @@ async def set_promotion(body: PromotionSwitch, services: ServicesDep) -> dict:
 
 @router.post("/broadcast")
 async def broadcast(body: Broadcast, services: ServicesDep) -> dict:
-    """Tell every customer waiting for a person (e.g. "系统正在紧急修复，预计30分钟内恢复")."""
+    """Tell every customer waiting for a person (e.g. "系统正在紧急修复，预计30分钟内恢复").
+
+    In an incident thousands wait: the line is written a page at a time, each page's messages in
+    one statement per table (a message and an outbox row each through the ORM held the event loop
+    about 2 s for 10,000), so webhooks are answered between pages."""
     rules = services.routing_now().rules
     if body.queue is not None and body.queue not in {q.id for q in rules.queues}:
         raise HTTPException(422, detail=f"unknown queue '{body.queue}'")
     waiting = select(Conversation).where(Conversation.state == ConversationState.QUEUED)
     if body.queue is not None:
         waiting = waiting.where(Conversation.queue == body.queue)
-    async with services.sessions.begin() as session:
-        sent = [
-            await add_reply(session, conversation, sender="system", text=body.text, meta={"action": "broadcast"})
-            for conversation in (await session.scalars(waiting)).all()
-        ]
-    for message in sent:
-        services.deliver(message)
-    return {"sent": len(sent)}
+    sent, after = 0, ""
+    while True:
+        writes = BatchWrites()
+        async with services.sessions.begin() as session:
+            page = (
+                await session.scalars(
+                    waiting.where(Conversation.id > after).order_by(Conversation.id).limit(BROADCAST_PAGE)
+                )
+            ).all()
+            if not page:
+                break
+            messages = [
+                writes.reply(conversation, sender="system", text=body.text, meta={"action": "broadcast"})
+                for conversation in page
+            ]
+            await writes.write(session)
+        for message in messages:
+            services.deliver(message)
+        sent, after = sent + len(messages), page[-1].id
+    return {"sent": sent}

@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.api.promotion import BROADCAST_PAGE
 from app.settings import DEFAULT_RULES_FILE
 from tests.e2e.conftest import post_signed, query
 from tests.utils.signing import web_message
@@ -95,3 +96,17 @@ def test_a_broadcast_reaches_everyone_waiting_and_no_one_else(kefu, callback):
     assert [b["customer_id"] for b in got if "10分钟内恢复" in b["text"]] == ["w1"]
     assert ops(kefu, "POST", "/broadcast", json={"text": "x", "queue": "nope"}).status_code == 422
     assert httpx.post(f"{kefu.url}/api/ops/broadcast", json={"text": "x"}, timeout=10).status_code == 401
+
+
+def test_a_broadcast_to_a_line_longer_than_a_page_reaches_each_customer_once(kefu, callback, database):
+    customers = [f"q{n}" for n in range(BROADCAST_PAGE + 5)]
+    for customer in customers:
+        post_signed(kefu.url, web_message("转人工", customer_id=customer, message_id=f"{customer}-1"))
+    waiting = "SELECT count(*) FROM conversations WHERE state = 'queued'"
+    wait_until(lambda: query(database, waiting) == [(len(customers),)], "everyone waits for a person")
+
+    sent = ops(kefu, "POST", "/broadcast", json={"text": "系统正在紧急修复"})
+
+    assert sent.json() == {"sent": len(customers)}
+    got = callback.wait_for(lambda got: sum("紧急修复" in b["text"] for b in got) >= len(customers))
+    assert sorted(b["customer_id"] for b in got if "紧急修复" in b["text"]) == sorted(customers)
