@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
 from adapters.base import OutboundMessage
+from app.engine.outbox import HELD_BACK_UNTIL
 from app.engine.replies import outbound_of, reply_row
 from app.store.sqlite_statements import write_and_commit
-from app.store.tables import Conversation, Message, OutboxItem, StateTransition
+from app.store.tables import Conversation, Message, OutboxItem, StateTransition, utcnow
 
 
 @dataclass(slots=True)
@@ -95,7 +96,10 @@ class BatchWrites:
                 await session.execute(statement, rows)
 
     def _statements(self) -> list[tuple[Executable, list[dict[str, Any]]]]:
-        deliveries = [{k: row[k] for k in ("public_id", "conversation_id", "channel")} for row in self._replies]
+        now = utcnow()
+        deliveries = [
+            {**{k: row[k] for k in ("public_id", "conversation_id", "channel")}, "now": now} for row in self._replies
+        ]
         return [
             *((_INSERT_CONVERSATIONS, rows) for rows in _same_columns(_columns(c) for c in self._conversations)),
             (_INSERT_TRANSITIONS, self._transitions),
@@ -151,4 +155,5 @@ _INSERT_OUTBOX = insert(OutboxItem.__table__).values(
     message_id=select(_MESSAGES.c.id).where(_MESSAGES.c.public_id == bindparam("public_id")).scalar_subquery(),
     conversation_id=bindparam("conversation_id"),
     channel=bindparam("channel"),
+    next_attempt_at=HELD_BACK_UNTIL,
 )

@@ -13,7 +13,7 @@ import random
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, Select, and_, bindparam, exists, select, update
+from sqlalchemy import Integer, Select, and_, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -23,7 +23,7 @@ from app import metrics
 from app.engine.outage import OutageLog
 from app.settings import OutboxSettings
 from app.store.sqlite_statements import write_and_commit
-from app.store.tables import Message, OutboxItem, OutboxStatus, utcnow
+from app.store.tables import Message, OutboxItem, OutboxStatus, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,9 @@ class Outbox:
         room = 0 if self._closing else self._policy.parallel - len(busy)
         scan = {"now": utcnow(), "limit": room + len(busy)} if room > 0 else None
         stores = [{"item": i, "to": s, "at": at} for i, (_, s, at) in sent.items()]
+        releases = [{"conversation": c, "at": at} for c, _, at in sent.values()]
         async with self._sessions.begin() as session:
-            rows = await _store_and_scan(session, stores, scan)
+            rows = await _store_and_scan(session, stores, releases, scan)
             due = [(row[0], _outbound(*row[1:])) for row in rows]
             due = [(item_id, message) for item_id, message in due if message.conversation_id not in busy][:room]
             if due and session.bind.dialect.name == "postgresql":
@@ -144,6 +145,8 @@ class Outbox:
                 return True
             delay = backoff_delay(item.attempts, self._policy, error.retry_after)
             item.next_attempt_at = now + timedelta(seconds=delay)
+            hold_back = {"conversation": item.conversation_id, "after": item_id, "until": item.next_attempt_at}
+            await session.execute(_HOLD_BACK, hold_back)
         log.warning("delivery of item %s failed (%s); retry in %.1f s", item_id, error.reason, delay)
         return False
 
@@ -160,7 +163,9 @@ _SENT_COLUMNS = (
 )  # what an adapter needs; the message row carries the address, so no join with its conversation
 
 
-async def _store_and_scan(session: AsyncSession, stores: list[dict], scan: dict | None) -> Sequence[tuple]:
+async def _store_and_scan(
+    session: AsyncSession, stores: list[dict], releases: list[dict], scan: dict | None
+) -> Sequence[tuple]:
     """Mark the sent rows, then read the due ones (`scan`: the query's parameters; None reads none).
 
     On SQLite both go to its thread in one trip with the COMMIT (app/store/sqlite_statements.py):
@@ -169,9 +174,10 @@ async def _store_and_scan(session: AsyncSession, stores: list[dict], scan: dict 
     connection = await session.connection()
     if connection.dialect.name == "sqlite":
         read = (_DUE[False], scan) if scan else None
-        return await write_and_commit(connection, [(_STORE_SENT, stores)], then_read=read)
+        return await write_and_commit(connection, [(_STORE_SENT, stores), (_RELEASE, releases)], then_read=read)
     if stores:
         await session.execute(_STORE_SENT, stores)
+        await session.execute(_RELEASE, releases)
     return (await session.execute(_DUE[True], scan)).all() if scan else []
 
 
@@ -209,6 +215,45 @@ _STORE_SENT = (
     update(OutboxItem.__table__)
     .where(OutboxItem.__table__.c.id == bindparam("item"))
     .values(attempts=OutboxItem.__table__.c.attempts + 1, status=bindparam("to"), delivered_at=bindparam("at"))
+)
+
+# A reply behind one in backoff cannot go before it, so it waits with it: moved to its next try
+# when it fails (_HOLD_BACK), born there when it is stored behind it (HELD_BACK_UNTIL), and due as
+# soon as the one before it is sent (_RELEASE). Otherwise every scan would walk past all of them:
+# after a platform's outage, tens of thousands of due but blocked rows, 17 ms of SQLite per scan
+# with 20,000 conversations backed up, and a scan runs after every burst of deliveries.
+_OUTBOX = OutboxItem.__table__
+_HOLD_BACK = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.conversation_id == bindparam("conversation"),
+        _OUTBOX.c.status == OutboxStatus.PENDING,
+        _OUTBOX.c.id > bindparam("after"),
+        _OUTBOX.c.next_attempt_at < bindparam("until", type_=UTCDateTime()),
+    )
+    .values(next_attempt_at=bindparam("until", type_=UTCDateTime()))
+)
+_RELEASE = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.conversation_id == bindparam("conversation"),
+        _OUTBOX.c.status == OutboxStatus.PENDING,
+        _OUTBOX.c.next_attempt_at > bindparam("at", type_=UTCDateTime()),
+    )
+    .values(next_attempt_at=bindparam("at", type_=UTCDateTime()))
+)
+# A new row's first try (its insert's `conversation_id` and `now`): the next try of a reply before it
+# that failed and waits in backoff, else now.
+HELD_BACK_UNTIL = func.coalesce(
+    select(func.max(_OUTBOX.c.next_attempt_at))
+    .where(
+        _OUTBOX.c.conversation_id == bindparam("conversation_id"),
+        _OUTBOX.c.status == OutboxStatus.PENDING,
+        _OUTBOX.c.attempts > 0,
+        _OUTBOX.c.next_attempt_at > bindparam("now", type_=UTCDateTime()),
+    )
+    .scalar_subquery(),
+    bindparam("now", type_=UTCDateTime()),
 )
 
 

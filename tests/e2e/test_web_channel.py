@@ -11,6 +11,7 @@ import pytest
 
 from tests.e2e.conftest import SECRET, post_signed, query
 from tests.utils.signing import signed_headers, web_message
+from tests.utils.waiting import wait_until
 
 
 def replies_to(delivered: list[dict], message_id: str) -> list[dict]:
@@ -141,6 +142,30 @@ def test_rate_limited_callback_is_retried_after_retry_after(kefu, callback):
 
     callback.wait_for(lambda got: len(got) == 1)
     assert [attempt.status for attempt in callback.attempts] == [429, 200]
+
+
+def test_a_reply_behind_a_failing_one_waits_with_it_then_follows_it(kefu_factory, callback, database):
+    """Stored behind a reply in backoff, a reply takes that reply's next try, moves with it when it
+    fails again, and goes once it is delivered: the outbox's scans never walk past a backlog of them."""
+    kefu = kefu_factory(KEFU_OUTBOX__BASE_DELAY_SECONDS="1")
+    kefu.migrate()
+    kefu.start()
+    callback.failures.extend([503, 503])
+    rows = "SELECT attempts, next_attempt_at FROM outbox ORDER BY id"
+
+    post_signed(kefu.url, web_message("什么时候发货", customer_id="c", message_id="m-1"))
+    wait_until(lambda: [attempts for attempts, _ in query(database, rows)] == [1], "the first reply failed once")
+    post_signed(kefu.url, web_message("能开发票吗", customer_id="c", message_id="m-2"))
+    wait_until(lambda: len(query(database, rows)) == 2, "the second reply was stored")
+    (_, first_try), (attempts, second_try) = query(database, rows)
+    assert attempts == 0 and second_try == first_try, "born waiting for the first reply's next try"
+    wait_until(lambda: query(database, rows)[0][0] == 2, "the first reply failed again")
+    (_, first_try), (_, second_try) = query(database, rows)
+    assert second_try == first_try, "moved with it"
+
+    delivered = callback.wait_for(lambda got: len(got) == 2)
+    assert [body["in_reply_to"] for body in delivered] == ["m-1", "m-2"]
+    assert [attempt.status for attempt in callback.attempts] == [503, 503, 200, 200]
 
 
 def test_messages_of_one_conversation_are_answered_in_arrival_order(kefu, callback):
