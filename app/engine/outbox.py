@@ -203,18 +203,17 @@ def _due_query(*, shared: bool) -> Select:
     return query.with_for_update(skip_locked=True, of=OutboxItem) if shared else query
 
 
+_OUTBOX = OutboxItem.__table__
 # Built once, with placeholders: building and keying this query for SQLAlchemy's compiled-SQL cache
 # cost more than running it, and the outbox runs it after every burst of replies.
 _DUE = {shared: _due_query(shared=shared) for shared in (False, True)}  # by "is the store PostgreSQL"
 _LEASE = (
-    update(OutboxItem.__table__)
-    .where(OutboxItem.__table__.c.id.in_(bindparam("ids", expanding=True)))
-    .values(next_attempt_at=bindparam("until"))
+    update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True))).values(next_attempt_at=bindparam("until"))
 )
 _STORE_SENT = (
-    update(OutboxItem.__table__)
-    .where(OutboxItem.__table__.c.id == bindparam("item"))
-    .values(attempts=OutboxItem.__table__.c.attempts + 1, status=bindparam("to"), delivered_at=bindparam("at"))
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("item"))
+    .values(attempts=_OUTBOX.c.attempts + 1, status=bindparam("to"), delivered_at=bindparam("at"))
 )
 
 # A reply behind one in backoff cannot go before it, so it waits with it: moved to its next try
@@ -222,7 +221,6 @@ _STORE_SENT = (
 # soon as the one before it is sent (_RELEASE). Otherwise every scan would walk past all of them:
 # after a platform's outage, tens of thousands of due but blocked rows, 17 ms of SQLite per scan
 # with 20,000 conversations backed up, and a scan runs after every burst of deliveries.
-_OUTBOX = OutboxItem.__table__
 _HOLD_BACK = (
     update(_OUTBOX)
     .where(
