@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import func, select
 
 from app.api.views import conversation_summary
@@ -60,15 +62,20 @@ async def queue_views(services: Services) -> list[dict]:
 
 
 @router.get("/tickets")
-async def read_tickets(agent: AgentDep, services: ServicesDep) -> list[dict]:
-    """Messages customers left outside service hours (留言), oldest first; agents see their skills' queues."""
-    rules = services.routing_now().rules
-    visible = {q.id for q in rules.queues if not q.skills or set(q.skills) & set(agent.skills)}
+async def read_tickets(
+    agent: AgentDep, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[dict]:
+    """Messages customers left outside service hours (留言), oldest first, at most `limit` (a promotion
+    night leaves thousands); agents see their skills' queues, supervisors and ops every queue."""
+    tickets = (
+        select(Conversation)
+        .where(Conversation.state == ConversationState.QUEUED, Conversation.ticket.is_(True))
+        .order_by(Conversation.queued_at)
+        .limit(limit)
+    )
+    if agent.role not in (AgentRole.SUPERVISOR, AgentRole.OPS):
+        rules = services.routing_now().rules
+        visible = [q.id for q in rules.queues if not q.skills or set(q.skills) & set(agent.skills)]
+        tickets = tickets.where(Conversation.queue.in_(visible))
     async with services.sessions() as session:
-        rows = await session.scalars(
-            select(Conversation)
-            .where(Conversation.state == ConversationState.QUEUED, Conversation.ticket.is_(True))
-            .order_by(Conversation.queued_at)
-        )
-        everyone = agent.role in (AgentRole.SUPERVISOR, AgentRole.OPS)
-        return [await conversation_summary(session, c) for c in rows if everyone or c.queue in visible]
+        return [await conversation_summary(session, c) for c in await session.scalars(tickets)]

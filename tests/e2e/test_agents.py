@@ -260,6 +260,7 @@ def test_outside_service_hours_the_customer_leaves_a_message_agents_find_as_a_ti
     assert "留言" in notice["text"] and closed_window in notice["text"]
     tickets = api(process, token, "GET", "/api/queues/tickets").json()
     assert [t["customer"]["id"] for t in tickets] == ["night"]
+    assert api(process, token, "GET", "/api/queues/tickets?limit=501").status_code == 422  # at most 500 a call
 
 
 async def test_supervisors_are_alerted_to_l3_cases_at_once(kefu, callback):
