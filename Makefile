@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.routing_check --eval $(EVAL)
 	$(BIN)/python -m benchmarks.assignment
 	$(BIN)/python -m benchmarks.waiting_line
+	$(BIN)/python -m benchmarks.outbox_backlog
 	$(BIN)/python -m benchmarks.agent_events
 	$(BIN)/python -m benchmarks.http_client
 	$(BIN)/python -m benchmarks.cpu_budget
