@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 
-from sqlalchemy import and_, select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -60,14 +60,7 @@ async def customer_turns(session: AsyncSession, start: datetime, end: datetime) 
             reply.meta[("handoff", "queue")].as_string(),
             reply.meta[("handoff", "level")].as_string(),
         )
-        .outerjoin(
-            reply,
-            and_(
-                reply.conversation_id == Message.conversation_id,
-                reply.in_reply_to == Message.platform_message_id,
-                reply.direction == "out",
-            ),
-        )
+        .outerjoin(reply, replies_of(Message, reply))
         .where(
             Message.direction == "in",
             Message.sender == "customer",
@@ -79,6 +72,15 @@ async def customer_turns(session: AsyncSession, start: datetime, end: datetime) 
     turns = [_turn(list(replies)) for _, replies in groupby(rows.all(), key=lambda row: row[0])]
     _mark_picked(turns)
     return turns
+
+
+def replies_of(message: type[Message], reply: type[Message]) -> ColumnElement[bool]:
+    """The join of a customer message to the replies its decision caused."""
+    return and_(
+        reply.conversation_id == message.conversation_id,
+        reply.in_reply_to == message.platform_message_id,
+        reply.direction == "out",
+    )
 
 
 def _turn(rows: list) -> CustomerTurn:

@@ -15,9 +15,11 @@ What is counted (everything is read from the store):
   hours) are left out. within_target: first responses of at most 30 seconds.
 - satisfaction: the 1-5 ratings of chats closed in the bucket.
 
-The median is the middle value (the mean of the two middle ones), p90 the nearest rank. Buckets are
-made in Python: one scan of the period's customer messages with their replies (app/decisions.py) and
-one of the conversations queued or closed in it; `scanned` in the result says how many rows.
+The median is the middle value (the mean of the two middle ones), p90 the nearest rank. The
+customer messages are counted by the database, per bucket and outcome (a few hundred rows however
+many messages: a promotion day has millions, and the page asks every minute); the conversations
+queued or closed in the period come one row each, for the waits' medians. `scanned` in the result
+says how many of each.
 """
 
 from __future__ import annotations
@@ -25,17 +27,20 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import BigInteger, ColumnElement, Select, bindparam, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from app.decisions import CustomerTurn, customer_turns
+from app.decisions import BOT_ACTIONS, CustomerTurn, replies_of
 from app.metrics import FIRST_RESPONSE_TARGET_SECONDS
-from app.store.tables import Conversation, utcnow
+from app.store.sql_functions import epoch_ms, rule_of
+from app.store.tables import Conversation, Message, UTCDateTime, utcnow
 
 CHINA = ZoneInfo("Asia/Shanghai")
 Range = Literal["24h", "7d"]
@@ -83,11 +88,11 @@ class Tally:
     first_responses: list[float] = field(default_factory=list)
     ratings: list[int] = field(default_factory=list)
 
-    def add_turn(self, turn: CustomerTurn) -> None:
-        self.messages += 1
-        self.decided += turn.decided
-        self.answered += turn.decided and turn.answered
-        self.handoffs += turn.handoff_queue is not None
+    def add_turns(self, turns: Turns) -> None:
+        self.messages += turns.count
+        self.decided += turns.count if turns.decided else 0
+        self.answered += turns.count if turns.decided and turns.answered else 0
+        self.handoffs += turns.count if turns.handoff_queue is not None else 0
 
     def add_chat(self, chat: Chat) -> None:
         """A chat queued in this bucket: its wait for an agent and for a person's first reply, once known."""
@@ -118,6 +123,20 @@ class Tally:
 
 
 @dataclass(frozen=True)
+class Turns:
+    """Customer messages of one bucket with one outcome, as the database counted them (app/decisions.py
+    reads the same decisions one message at a time)."""
+
+    bucket: int
+    count: int
+    decided: bool  # a reply carries the bot's decision (answer, suggest, clarify, handoff)
+    answered: bool  # a reply carries an FAQ entry (an answer, or a suggestion picked by number)
+    handoff_queue: str | None
+    handoff_level: str | None
+    reason: str | None  # the rule of the decision's first reason: faq:none, emotion:angry, …
+
+
+@dataclass(frozen=True)
 class Chat:
     queued_at: datetime | None
     assigned_at: datetime | None
@@ -130,12 +149,33 @@ class Chat:
 async def read_stats(session: AsyncSession, range_: Range, *, now: datetime | None = None) -> dict:
     """The figures of `range_` up to `now`: per bucket, for the range, for today, handoffs broken down."""
     window = Window.of(range_, now or utcnow())
-    turns = await customer_turns(session, window.first, window.end)
+    turns = await _turns(session, window)
     chats = await _chats(session, window.first, window.end)
     return summarise(window, turns, chats) | {
         "range": range_,
-        "scanned": {"messages": len(turns), "conversations": len(chats)},
+        "scanned": {"messages": sum(t.count for t in turns), "conversations": len(chats)},
     }
+
+
+def count_turns(window: Window, turns: Iterable[CustomerTurn]) -> list[Turns]:
+    """The same counts from turns already read one by one (the daily report needs them for more)."""
+    counted: Counter[Turns] = Counter()
+    for turn in turns:
+        number = window.index(turn.at)
+        if number is not None:
+            outcome = (turn.decided, turn.answered, turn.handoff_queue, turn.handoff_level, turn.reason)
+            counted[Turns(number, 0, *outcome)] += 1
+    return [replace(key, count=count) for key, count in counted.items()]
+
+
+async def _turns(session: AsyncSession, window: Window) -> list[Turns]:
+    parameters = {
+        "start": window.first,
+        "end": window.end,
+        "first": round(window.first.timestamp() * 1000),
+        "step": round(window.step.total_seconds() * 1000),
+    }
+    return [Turns(*row) for row in await session.execute(_TURNS, parameters)]
 
 
 async def _chats(session: AsyncSession, start: datetime, end: datetime) -> list[Chat]:
@@ -155,7 +195,7 @@ async def _chats(session: AsyncSession, start: datetime, end: datetime) -> list[
     return [Chat(*row) for row in rows.all()]
 
 
-def summarise(window: Window, turns: list[CustomerTurn], chats: list[Chat]) -> dict:
+def summarise(window: Window, turns: list[Turns], chats: list[Chat]) -> dict:
     buckets = [Tally() for _ in range(window.count)]
     total, today = Tally(), Tally()
     midnight = window.end.astimezone(CHINA).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -167,15 +207,15 @@ def summarise(window: Window, turns: list[CustomerTurn], chats: list[Chat]) -> d
             return []
         return [buckets[number], total, *([today] if at >= midnight else [])]
 
-    for turn in turns:
-        for tally in tallies(turn.at):
-            tally.add_turn(turn)
+    for counted in turns:  # a bucket is all today's or none of it: midnight starts one
+        for tally in tallies(window.start(counted.bucket)):
+            tally.add_turns(counted)
     for chat in chats:
         for tally in tallies(chat.queued_at if not chat.ticket else None):
             tally.add_chat(chat)
         for tally in tallies(chat.closed_at if chat.satisfaction is not None else None):
             tally.ratings.append(chat.satisfaction)
-    handed = [t for t in turns if t.handoff_queue is not None and window.index(t.at) is not None]
+    handed = [t for t in turns if t.handoff_queue is not None]
     return {
         "timezone": "Asia/Shanghai",
         "start": window.first.isoformat(),
@@ -187,14 +227,17 @@ def summarise(window: Window, turns: list[CustomerTurn], chats: list[Chat]) -> d
             {"start": window.start(n).isoformat(), "label": window.label(n), **t.as_dict()}
             for n, t in enumerate(buckets)
         ],
-        "handoffs_by_reason": _counts(t.reason or "unknown" for t in handed),
-        "handoffs_by_queue": _counts(t.handoff_queue for t in handed),
-        "handoffs_by_level": _counts(t.handoff_level or "unknown" for t in handed),
+        "handoffs_by_reason": _counts((t.reason or "unknown", t.count) for t in handed),
+        "handoffs_by_queue": _counts((t.handoff_queue, t.count) for t in handed),
+        "handoffs_by_level": _counts((t.handoff_level or "unknown", t.count) for t in handed),
     }
 
 
-def _counts(values) -> dict[str, int]:
-    return dict(Counter(values).most_common())
+def _counts(counted: Iterable[tuple[str, int]]) -> dict[str, int]:
+    totals: Counter[str] = Counter()
+    for key, count in counted:
+        totals[key] += count
+    return dict(totals.most_common())
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -213,3 +256,48 @@ def _spread(seconds: list[float]) -> dict:
         "median": round(statistics.median(ordered), 1),
         "p90": round(p90, 1),
     }
+
+
+def _turns_query() -> Select:
+    """Customer messages of [start, end) counted per bucket and outcome.
+
+    Each message is joined to its replies, as app/decisions.py reads them, and reduced to one row
+    (its bucket, whether a reply decided or carried an FAQ entry, the decision's handoff and rule:
+    replies of one decision share its meta); those rows are then counted. The bucket is worked out
+    inside, once per message, so the outer GROUP BY names plain columns."""
+    reply = aliased(Message)
+    deciding = reply.meta["action"].as_string().in_(BOT_ACTIONS)
+
+    def of_decision(value: ColumnElement) -> ColumnElement:
+        return func.max(case((deciding, value)))
+
+    since_first = epoch_ms(Message.created_at) - bindparam("first", type_=BigInteger())
+    per_message = (
+        select(
+            (since_first // bindparam("step", type_=BigInteger())).label("bucket"),  # integers: exact
+            func.max(case((deciding, 1), else_=0)).label("decided"),
+            func.max(case((reply.faq_id.is_not(None), 1), else_=0)).label("answered"),
+            of_decision(reply.meta[("handoff", "queue")].as_string()).label("queue"),
+            of_decision(reply.meta[("handoff", "level")].as_string()).label("level"),
+            of_decision(rule_of(reply.meta[("reasons", 0)].as_string())).label("reason"),
+        )
+        .outerjoin(reply, replies_of(Message, reply))
+        .where(
+            Message.direction == "in",
+            Message.sender == "customer",
+            Message.created_at >= bindparam("start", type_=UTCDateTime()),
+            Message.created_at < bindparam("end", type_=UTCDateTime()),
+        )
+        .group_by(Message.id)
+        .subquery()
+    )
+    outcome = (per_message.c.decided, per_message.c.answered, per_message.c.queue, per_message.c.level)
+    return select(
+        per_message.c.bucket,
+        func.count(),
+        *outcome,
+        per_message.c.reason,
+    ).group_by(per_message.c.bucket, *outcome, per_message.c.reason)
+
+
+_TURNS = _turns_query()  # built once: the page asks every minute

@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.decisions import CustomerTurn, customer_turns
 from app.metrics import FIRST_RESPONSE_TARGET_SECONDS
-from app.ops_stats import CHINA, Chat, Window, _share, summarise
+from app.ops_stats import CHINA, Chat, Window, _share, count_turns, summarise
 from app.quality import agent_view, agents_by_id, day_bounds, review_averages
 from app.store.tables import Conversation, ConversationState, Message, StateTransition, utcnow
 from routing.rules import IDLE_DISPOSITION
@@ -58,7 +58,8 @@ async def daily_report(session: AsyncSession, day: date, *, now: datetime | None
     closed = [c for c in chats if c.closed_at is not None and start <= c.closed_at < end]
     moved = await _left_an_agent(session, start, end)
     ones = _one_touch(closed, chats, moved)
-    figures = summarise(Window(start, timedelta(hours=1), 24, end), turns, [_chat(c) for c in chats])
+    hours = Window(start, timedelta(hours=1), 24, end)
+    figures = summarise(hours, count_turns(hours, turns), [_chat(c) for c in chats])
     totals = figures["totals"]
     by_agent = await _agents(session, closed, ones, start, end)
     return {

@@ -15,9 +15,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Float, Integer, Select, String, bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 
+from app.store.sql_functions import epoch_minutes
 from app.store.tables import Agent, Conversation, ConversationState, StateTransition, UTCDateTime
 from routing.assignment import AgentLoad
 from routing.queues import LEVEL_RANK, Waiting
@@ -67,23 +66,6 @@ async def places_in_line(session: AsyncSession, rules: Rules, conversation_ids: 
 def _line_parameters(rules: Rules) -> dict[str, Any]:
     known = [queue.id for queue in rules.queues]
     return {"aging": rules.service.aging_per_minute, "known": known, "default_queue": rules.default_queue}
-
-
-class epoch_minutes(FunctionElement):  # noqa: N801 (named as SQL functions are)
-    """Minutes since the Unix epoch of a UTC time: each dialect has its own way to say it."""
-
-    type = Float()
-    inherit_cache = True
-
-
-@compiles(epoch_minutes, "sqlite")
-def _epoch_minutes_sqlite(element: epoch_minutes, compiler: Any, **kw: Any) -> str:
-    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 1440.0)"
-
-
-@compiles(epoch_minutes, "postgresql")
-def _epoch_minutes_postgresql(element: epoch_minutes, compiler: Any, **kw: Any) -> str:
-    return f"(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) / 60.0)"
 
 
 async def online_agents(session: AsyncSession) -> list[AgentLoad]:
