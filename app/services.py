@@ -48,7 +48,7 @@ from app.settings import (
     WeChatShopAccount,
     WeComKFAccount,
 )
-from app.store.database import create_engine, session_factory
+from app.store.database import create_engine, create_report_engine, session_factory
 from app.store.tables import Message, utcnow
 from faq.knowledge_base import KnowledgeBase
 
@@ -60,6 +60,8 @@ class Services:
     settings: Settings
     db: AsyncEngine
     sessions: async_sessionmaker
+    report_db: AsyncEngine  # long reads (ops figures, gaps, reports): on SQLite, a connection of their own
+    reports: async_sessionmaker  # sessions on report_db
     http: httpx.AsyncClient
     adapters: dict[tuple[str, str], Adapter]  # (channel, account) -> adapter
     faq: LiveFiles[KnowledgeBase]
@@ -85,6 +87,7 @@ class Services:
     def build(cls, settings: Settings) -> Services:
         db = create_engine(settings.database_url)
         sessions = session_factory(db)
+        report_db = create_report_engine(settings.database_url, db)
         http = http_client(settings.outbox.send_timeout_seconds)
         built: list[Adapter] = [_web_adapter(settings, http)]
         built += [_wechat_mp_adapter(name, account, http) for name, account in settings.wechat_mp.items()]
@@ -129,6 +132,8 @@ class Services:
             settings=settings,
             db=db,
             sessions=sessions,
+            report_db=report_db,
+            reports=session_factory(report_db),
             http=http,
             adapters=adapters,
             faq=faq,
@@ -200,6 +205,7 @@ class Services:
         await self.http.aclose()
         if self.redis is not None:
             await self.redis.aclose()
+        await self.report_db.dispose()  # `db` itself on PostgreSQL: disposing twice does no harm
         await self.db.dispose()
         log.info("kefu stopped: in-flight work drained, the rest resumes on restart")
 

@@ -26,7 +26,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 @router.get("/stats")
 async def read_ops_stats(services: ServicesDep, range_: RangeQuery = "24h") -> dict:
     """Per hour (24h) or per day (7d), China time: volume, answer rate, handoffs, waits, first response, ratings."""
-    async with services.sessions() as session:
+    async with services.reports() as session:
         return await read_stats(session, range_)
 
 
@@ -67,7 +67,7 @@ async def _gaps(services: Services, since: str) -> tuple[datetime, datetime, lis
         raise HTTPException(422, detail=str(exc)) from None
     end = utcnow()
     read = reader_for(services.faq.current)
-    async with services.sessions() as session:
+    async with services.reports() as session:
         found = await find_gaps(session, end - period, end, read, secrets=services.settings.secrets())
     return end - period, end, found
 

@@ -31,5 +31,5 @@ async def read_daily_report_page(services: ServicesDep, day: DayDep) -> HTMLResp
 
 
 async def _report(services: Services, day: date) -> dict:
-    async with services.sessions() as session:
+    async with services.reports() as session:
         return await daily_report(session, day)

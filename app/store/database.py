@@ -22,7 +22,17 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
-def _sqlite_engine(url: str) -> AsyncEngine:
+def create_report_engine(url: str, db: AsyncEngine) -> AsyncEngine:
+    """Where long reads go (the ops figures, unanswered questions, daily reports).
+
+    On SQLite, a second connection of its own, read-only: a day of a promotion is millions of
+    messages, and a read of them through the one connection the intake and the engine write
+    through would hold every webhook and reply for seconds (WAL lets it read beside the writer).
+    On PostgreSQL the pool has connections enough: `db` itself."""
+    return _sqlite_engine(url, read_only=True) if url.startswith("sqlite") else db
+
+
+def _sqlite_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
     # One connection: SQLite has one writer anyway, and a read that upgrades to a write in a
     # second connection fails with SQLITE_BUSY at once instead of waiting.
     address = make_url(url)
@@ -39,7 +49,8 @@ def _sqlite_engine(url: str) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000", "foreign_keys=ON"):
+        pragmas = ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000", "foreign_keys=ON")
+        for pragma in (*pragmas, "query_only=ON") if read_only else pragmas:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
