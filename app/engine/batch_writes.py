@@ -27,10 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
 from adapters.base import OutboundMessage
-from app.engine.outbox import HELD_BACK_UNTIL
+from app.engine.outbox import held_back_until
 from app.engine.replies import outbound_of, reply_row
 from app.store.sqlite_statements import write_and_commit
-from app.store.tables import Conversation, Message, OutboxItem, StateTransition, utcnow
+from app.store.tables import Conversation, Message, OutboxItem, StateTransition, UTCDateTime, utcnow
 
 
 @dataclass(slots=True)
@@ -155,5 +155,5 @@ _INSERT_OUTBOX = insert(OutboxItem.__table__).values(
     message_id=select(_MESSAGES.c.id).where(_MESSAGES.c.public_id == bindparam("public_id")).scalar_subquery(),
     conversation_id=bindparam("conversation_id"),
     channel=bindparam("channel"),
-    next_attempt_at=HELD_BACK_UNTIL,
+    next_attempt_at=held_back_until(bindparam("conversation_id"), bindparam("now", type_=UTCDateTime())),
 )

@@ -12,8 +12,9 @@ import logging
 import random
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Integer, Select, and_, bindparam, exists, func, select, update
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -217,7 +218,7 @@ _STORE_SENT = (
 )
 
 # A reply behind one in backoff cannot go before it, so it waits with it: moved to its next try
-# when it fails (_HOLD_BACK), born there when it is stored behind it (HELD_BACK_UNTIL), and due as
+# when it fails (_HOLD_BACK), born there when it is stored behind it (held_back_until), and due as
 # soon as the one before it is sent (_RELEASE). Otherwise every scan would walk past all of them:
 # after a platform's outage, tens of thousands of due but blocked rows, 17 ms of SQLite per scan
 # with 20,000 conversations backed up, and a scan runs after every burst of deliveries.
@@ -240,19 +241,22 @@ _RELEASE = (
     )
     .values(next_attempt_at=bindparam("at", type_=UTCDateTime()))
 )
-# A new row's first try (its insert's `conversation_id` and `now`): the next try of a reply before it
-# that failed and waits in backoff, else now.
-HELD_BACK_UNTIL = func.coalesce(
-    select(func.max(_OUTBOX.c.next_attempt_at))
-    .where(
-        _OUTBOX.c.conversation_id == bindparam("conversation_id"),
-        _OUTBOX.c.status == OutboxStatus.PENDING,
-        _OUTBOX.c.attempts > 0,
-        _OUTBOX.c.next_attempt_at > bindparam("now", type_=UTCDateTime()),
+
+
+def held_back_until(conversation_id: Any, now: Any) -> ColumnElement[datetime]:
+    """A new outbox row's first try: the next try of a reply before it that failed and waits in
+    backoff, else `now` (values, or bound parameters of a statement run for many rows)."""
+    return func.coalesce(
+        select(func.max(_OUTBOX.c.next_attempt_at))
+        .where(
+            _OUTBOX.c.conversation_id == conversation_id,
+            _OUTBOX.c.status == OutboxStatus.PENDING,
+            _OUTBOX.c.attempts > 0,
+            _OUTBOX.c.next_attempt_at > now,
+        )
+        .scalar_subquery(),
+        now,
     )
-    .scalar_subquery(),
-    bindparam("now", type_=UTCDateTime()),
-)
 
 
 def _outbound(public_id, sender, text, in_reply_to, conversation_id, channel, account, customer) -> OutboundMessage:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.base import Address, OutboundMessage
-from app.store.tables import Conversation, Message, OutboxItem, new_id, utcnow
+from app.engine.outbox import held_back_until
+from app.store.tables import Conversation, Message, OutboxItem, UTCDateTime, new_id, utcnow
 
 
 async def add_reply(session: AsyncSession, conversation: Conversation, **reply: Any) -> OutboundMessage:
@@ -20,7 +22,9 @@ async def add_reply(session: AsyncSession, conversation: Conversation, **reply: 
     row = reply_row(conversation, **reply)
     message = Message(**row)
     session.add(message)
-    session.add(OutboxItem(message=message, conversation_id=conversation.id, channel=conversation.channel))
+    first_try = held_back_until(conversation.id, literal(utcnow(), UTCDateTime()))
+    session.add(OutboxItem(message=message, conversation_id=conversation.id, channel=conversation.channel,
+                           next_attempt_at=first_try))  # fmt: skip
     return outbound_of(row)
 
 
