@@ -7,8 +7,9 @@ a message without a decision (a 1-5 rating, a message to an agent or to a waitin
 processed yet) is still counted as a message. Only the few JSON fields needed are read, through
 SQLAlchemy's JSON paths, which SQLite and PostgreSQL both understand.
 
-The query scans the messages table once (there is no index on `created_at`) and reads one row per
-customer message and reply of the period.
+The query reads the period's messages through the index on `created_at`, one row per customer
+message and reply: the daily report and the unanswered questions need each turn. The dashboard's
+figures need only counts, which the database makes (app/ops_stats.py).
 """
 
 from __future__ import annotations
