@@ -1,4 +1,7 @@
-"""SQL functions SQLite and PostgreSQL spell differently, as SQLAlchemy constructs compiled per dialect."""
+"""SQL functions SQLite and PostgreSQL spell differently, as SQLAlchemy constructs compiled per dialect.
+
+Each construct takes one argument; its SQL per dialect is a template where `{x}` is that argument.
+"""
 
 from __future__ import annotations
 
@@ -30,32 +33,23 @@ class rule_of(FunctionElement):  # noqa: N801
     inherit_cache = True
 
 
-@compiles(epoch_minutes, "sqlite")
-def _epoch_minutes_sqlite(element: epoch_minutes, compiler: Any, **kw: Any) -> str:
-    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 1440.0)"
+def _spelled(construct: type[FunctionElement], **templates: str) -> None:
+    for dialect, template in templates.items():
+
+        def render(element: FunctionElement, compiler: Any, template: str = template, **kw: Any) -> str:
+            return template.format(x=compiler.process(element.clauses, **kw))
+
+        compiles(construct, dialect)(render)
 
 
-@compiles(epoch_minutes, "postgresql")
-def _epoch_minutes_postgresql(element: epoch_minutes, compiler: Any, **kw: Any) -> str:
-    return f"(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) / 60.0)"
-
-
-@compiles(epoch_ms, "sqlite")
-def _epoch_ms_sqlite(element: epoch_ms, compiler: Any, **kw: Any) -> str:
-    return f"CAST(round((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400000.0) AS INTEGER)"
-
-
-@compiles(epoch_ms, "postgresql")
-def _epoch_ms_postgresql(element: epoch_ms, compiler: Any, **kw: Any) -> str:
-    return f"CAST(round(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) * 1000) AS BIGINT)"
-
-
-@compiles(rule_of, "sqlite")
-def _rule_of_sqlite(element: rule_of, compiler: Any, **kw: Any) -> str:
-    text = compiler.process(element.clauses, **kw)
-    return f"substr({text}, 1, instr({text} || ': ', ': ') - 1)"
-
-
-@compiles(rule_of, "postgresql")
-def _rule_of_postgresql(element: rule_of, compiler: Any, **kw: Any) -> str:
-    return f"split_part({compiler.process(element.clauses, **kw)}, ': ', 1)"
+_spelled(
+    epoch_minutes,
+    sqlite="((julianday({x}) - 2440587.5) * 1440.0)",
+    postgresql="(EXTRACT(EPOCH FROM {x}) / 60.0)",
+)
+_spelled(
+    epoch_ms,
+    sqlite="CAST(round((julianday({x}) - 2440587.5) * 86400000.0) AS INTEGER)",
+    postgresql="CAST(round(EXTRACT(EPOCH FROM {x}) * 1000) AS BIGINT)",
+)
+_spelled(rule_of, sqlite="substr({x}, 1, instr({x} || ': ', ': ') - 1)", postgresql="split_part({x}, ': ', 1)")
