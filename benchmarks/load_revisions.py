@@ -57,7 +57,8 @@ async def one_round(tree: Path, folder: Path, receiver: CallbackReceiver, secret
     seconds = args.seconds
     folder.mkdir()
     url = f"sqlite+aiosqlite:///{folder / 'kefu.db'}"
-    kefu = await start_kefu(folder, {**kefu_settings(url, secret, receiver.url), "PYTHONPATH": str(tree)})
+    settings = {**kefu_settings(url, secret, receiver.url, **args.settings), "PYTHONPATH": str(tree)}
+    kefu = await start_kefu(folder, settings)
     try:
         warm = open_loop(kefu.port, Messages(f"w{folder.name}", 1000, secret), rate=50, seconds=2)
         await measure("warm-up", kefu, warm)
@@ -108,7 +109,8 @@ def report(results: dict[tuple[int, str], list[Round]], names: list[str], args) 
         "# Load: two revisions of kefu, alternating rounds",
         "",
         f"- parameters: `--base {args.base} --rates {','.join(map(str, args.rates))} --seconds {args.seconds} "
-        f"--rounds {args.rounds} --waiting {args.waiting} --agents {args.agents}`; open loop, new customers,"
+        f"--rounds {args.rounds} --waiting {args.waiting} --agents {args.agents}"
+        f"{''.join(f' --setting {s}' for s in args.setting)}`; open loop, new customers,"
         " one instance on SQLite, settings as in load.md",
         "- each cell: the median over the rounds; replied/s counts replies that reached the callback within the phase",
         "",
@@ -133,8 +135,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per rate")
     parser.add_argument("--waiting", type=int, default=0, help="customers waiting for a person before each phase")
     parser.add_argument("--agents", type=int, default=0, help="agents online (5 chats each), busy once the line forms")
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="KEFU_NAME=VALUE",
+        help="a setting for both revisions (one that the base does not know, it ignores); repeatable",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Markdown results file")
     args = parser.parse_args(argv)
+    args.settings = dict(setting.split("=", 1) for setting in args.setting)
     args.rates = [int(r) for r in args.rates.split(",")]
     publish(uvloop.run(run(args)), args.out)
 
