@@ -32,6 +32,9 @@ MESSAGES_OUT = Counter("kefu_messages_out_total", "Messages delivered to custome
 DELIVERY_FAILURES = Counter(
     "kefu_delivery_failures_total", "Delivery attempts that failed (retried) or gave up", ["channel", "final"]
 )
+DELIVERY_PROCESS_EXITS = Counter(
+    "kefu_delivery_process_exits_total", "Delivery processes (KEFU_OUTBOX__PROCESS) that died and were replaced"
+)
 FAQ_OUTCOMES = Counter("kefu_faq_outcomes_total", "What the bot did with a message it handled", ["decision"])
 FAQ_ANSWERS = Counter("kefu_faq_answers_total", "Answers given per FAQ entry", ["entry"])
 HANDOFFS = Counter("kefu_handoffs_total", "Conversations handed to people", ["reason", "queue", "level"])

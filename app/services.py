@@ -17,15 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from adapters.base import Adapter, Address, OutboundMessage, PullAdapter
 from adapters.feishu import FeishuAdapter
-from adapters.telegram import TelegramAdapter
 from adapters.web import WebAdapter
-from adapters.wechat_mp import WeChatMPAdapter
-from adapters.wechat_shop import WeChatShopAdapter
-from adapters.wecom_kf import WeComKFAdapter
 from app.alerts import FeishuAlerts
 from app.cluster import Leadership, SharedLiveHub, live_hubs
 from app.engine.assigner import Assigner
 from app.engine.conversations import ConversationEngine, EngineHooks
+from app.engine.delivery_process import DeliveryProcess
 from app.engine.dispatcher import Dispatcher
 from app.engine.handoffs import PlatformHandoffs
 from app.engine.intake import Intake
@@ -38,15 +35,11 @@ from app.knowledge import Routing, build_knowledge_base, build_routing
 from app.live import LiveHub
 from app.live_files import LiveFiles
 from app.metrics import StoreGauges
+from app.platforms import configured_adapters
 from app.rate_limits import WebhookLimits
 from app.settings import (
     DEFAULT_RULES_FILE,
-    FeishuAccount,
     Settings,
-    TelegramAccount,
-    WeChatMPAccount,
-    WeChatShopAccount,
-    WeComKFAccount,
 )
 from app.store.database import create_engine, create_report_engine, session_factory
 from app.store.tables import Message, utcnow
@@ -68,7 +61,7 @@ class Services:
     routing: LiveFiles[Routing]
     live: LiveHub[Address]
     agent_events: LiveHub[str]
-    outbox: Outbox
+    outbox: Outbox | DeliveryProcess  # replies sent from this process, or from a child on another core
     assigner: Assigner
     dispatcher: Dispatcher
     intake: Intake
@@ -89,19 +82,13 @@ class Services:
         sessions = session_factory(db)
         report_db = create_report_engine(settings.database_url, db)
         http = http_client(settings.outbox.send_timeout_seconds)
-        built: list[Adapter] = [_web_adapter(settings, http)]
-        built += [_wechat_mp_adapter(name, account, http) for name, account in settings.wechat_mp.items()]
-        built += [_wecom_kf_adapter(name, account, http) for name, account in settings.wecom_kf.items()]
-        built += [_wechat_shop_adapter(name, account, http) for name, account in settings.wechat_shop.items()]
-        built += [_telegram_adapter(name, account, http) for name, account in settings.telegram.items()]
-        built += [_feishu_adapter(name, account, http) for name, account in settings.feishu.items()]
-        adapters = {(a.name, a.account): a for a in built}
+        adapters = configured_adapters(settings, http)
         variables = {"shop_name": settings.shop_name}
         faq = LiveFiles("FAQ", settings.faq_dir, partial(build_knowledge_base, settings.faq_dir, variables))
         routing = LiveFiles("routing rules", settings.rules_file, partial(build_routing, settings.rules_file))
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         live, agent_events = live_hubs(redis)
-        outbox = Outbox(sessions, adapters, settings.outbox)
+        outbox = DeliveryProcess(settings) if settings.outbox.process else Outbox(sessions, adapters, settings.outbox)
 
         def on_outbound(message: OutboundMessage) -> None:
             outbox.wake()
@@ -253,76 +240,3 @@ def _limits_storage(settings: Settings) -> str:
     if settings.redis_url and settings.limits.storage_uri == "memory://":
         return settings.redis_url
     return settings.limits.storage_uri
-
-
-def _web_adapter(settings: Settings, http: httpx.AsyncClient) -> WebAdapter:
-    web = settings.web
-    return WebAdapter(
-        secret=web.secret.get_secret_value() if web.secret else None,
-        callback_url=web.callback_url,
-        client=http,
-        account=web.account,
-        max_body_bytes=web.max_body_bytes,
-        max_text_chars=web.max_text_chars,
-        timestamp_tolerance=web.timestamp_tolerance_seconds,
-    )
-
-
-def _wechat_mp_adapter(name: str, mp: WeChatMPAccount, http: httpx.AsyncClient) -> WeChatMPAdapter:
-    return WeChatMPAdapter(
-        app_id=mp.app_id,
-        account=name,
-        app_secret=mp.app_secret.get_secret_value(),
-        token=mp.token.get_secret_value(),
-        encoding_aes_key=mp.encoding_aes_key.get_secret_value() if mp.encoding_aes_key else None,
-        client=http,
-        api_base=mp.api_base,
-    )
-
-
-def _wechat_shop_adapter(name: str, shop: WeChatShopAccount, http: httpx.AsyncClient) -> WeChatShopAdapter:
-    return WeChatShopAdapter(
-        account=name,
-        app_id=shop.app_id,
-        app_secret=shop.app_secret.get_secret_value(),
-        token=shop.token.get_secret_value(),
-        encoding_aes_key=shop.encoding_aes_key.get_secret_value(),
-        client=http,
-        api_base=shop.api_base,
-    )
-
-
-def _telegram_adapter(name: str, bot: TelegramAccount, http: httpx.AsyncClient) -> TelegramAdapter:
-    return TelegramAdapter(
-        account=name,
-        bot_token=bot.bot_token.get_secret_value(),
-        secret_token=bot.secret_token.get_secret_value(),
-        client=http,
-        api_base=bot.api_base,
-    )
-
-
-def _feishu_adapter(name: str, app: FeishuAccount, http: httpx.AsyncClient) -> FeishuAdapter:
-    return FeishuAdapter(
-        account=name,
-        app_id=app.app_id,
-        app_secret=app.app_secret.get_secret_value(),
-        verification_token=app.verification_token.get_secret_value() if app.verification_token else None,
-        encrypt_key=app.encrypt_key.get_secret_value() if app.encrypt_key else None,
-        client=http,
-        api_base=app.api_base,
-    )
-
-
-def _wecom_kf_adapter(name: str, kf: WeComKFAccount, http: httpx.AsyncClient) -> WeComKFAdapter:
-    return WeComKFAdapter(
-        account=name,
-        corp_id=kf.corp_id,
-        secret=kf.secret.get_secret_value(),
-        token=kf.token.get_secret_value(),
-        encoding_aes_key=kf.encoding_aes_key.get_secret_value(),
-        client=http,
-        api_base=kf.api_base,
-        handoff_service_state=kf.handoff_service_state,
-        servicer_userid=kf.servicer_userid,
-    )

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 SAMPLE_FAQ_DIR = Path(__file__).resolve().parent.parent / "faq" / "data"
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent.parent / "routing" / "rules.yaml"
@@ -137,6 +138,9 @@ class OutboxSettings(BaseModel):
     # 250/s on one instance and replies piled up at 500 msg/s (benchmarks/results/load_revisions.md as
     # committed in 70557fa).
     parallel: int = Field(default=64, ge=1)
+    # Deliver from a second process (app/engine/delivery_process.py): on a machine with a core to
+    # spare, sending replies no longer takes the event loop's time from webhooks and decisions.
+    process: bool = False
 
 
 class Settings(BaseSettings):
@@ -174,6 +178,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"KEFU_ALERTS__FEISHU_ACCOUNT '{account}' is not a Feishu app in KEFU_FEISHU "
                 f"(configured: {', '.join(self.feishu) or 'none'})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _delivery_process_needs_a_shared_store(self) -> Settings:
+        url = make_url(self.database_url)
+        if self.outbox.process and url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            raise ValueError(
+                "KEFU_OUTBOX__PROCESS=true needs a database both processes open: an in-memory SQLite is "
+                "this process's alone (use a file, e.g. sqlite+aiosqlite:///./kefu.db)"
             )
         return self
 

@@ -76,6 +76,16 @@ def test_feishu_alerts_name_an_app_that_is_configured(monkeypatch):
     assert Settings().alerts.feishu_chat_id == "oc_staff"
 
 
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:"])
+def test_a_delivery_process_is_refused_an_in_memory_store(monkeypatch, url):
+    monkeypatch.setenv("KEFU_OUTBOX__PROCESS", "true")
+    monkeypatch.setenv("KEFU_DATABASE_URL", url)
+    with pytest.raises(ValidationError, match="KEFU_OUTBOX__PROCESS=true needs a database both processes open"):
+        Settings()
+    monkeypatch.setenv("KEFU_DATABASE_URL", "sqlite+aiosqlite:///./kefu.db")
+    assert Settings().outbox.process
+
+
 WECOM_KF = {"corp_id": "ww01", "secret": "kf-secret-1", "token": "kf-token-1", "encoding_aes_key": "q" * 43}
 
 
