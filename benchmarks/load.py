@@ -2,7 +2,8 @@
 benchmarks/results/load.md.
 
     python -m benchmarks.load [--clients 50] [--seconds 10] [--ack-rounds 3]
-                              [--rates 20,50,100,200,300,400,500,700,850,1000] [--rate-seconds 5] [--no-scaleout]
+                              [--rates 20,50,100,200,300,400,500,700,850,1000] [--rate-seconds 5]
+                              [--no-delivery-process] [--no-scaleout]
 
 Starts kefu as a real process (`kefu migrate`, `kefu serve`, a fresh SQLite file in a temporary folder)
 and, in this process, the shop's callback endpoint, which notes when the first reply to each message
@@ -13,11 +14,12 @@ small talk or questions it lacks, 10% angry ones (handed off); see benchmarks/lo
    alternating rounds: a FastAPI POST returning {"ok": true} under uvicorn with kefu's settings (the
    ceiling), then an instance that only stores (KEFU_ENGINE__WORKERS=0). The machine's speed drifts
    between minutes, so each round's ratio is taken within the round and the median round is reported.
-2. One instance doing everything, closed loop: customers drawn from 1k ids, then from 100k ids already
-   in its store (benchmarks/load_seed.py). A customer who was angry (handed off) is replaced by a new
-   one, so both phases do the same work per message (`Messages(angry_leave=True)`). After each phase
-   the run waits until nothing is pending (messages processed, replies delivered), so CPU per message
-   is the whole cost.
+2. One instance doing everything (replies sent from its second process, KEFU_OUTBOX__PROCESS=true,
+   unless `--no-delivery-process`; its CPU counts both processes), closed loop: customers drawn from
+   1k ids, then from 100k ids already in its store (benchmarks/load_seed.py). A customer who was
+   angry (handed off) is replaced by a new one, so both phases do the same work per message
+   (`Messages(angry_leave=True)`). After each phase the run waits until nothing is pending (messages
+   processed, replies delivered), so CPU per message is the whole cost.
 3. Fully processed, open loop: each of `--rates` offered for `--rate-seconds`, new customers.
 4. Scale-out (benchmarks/load_scaleout.py; skipped with `--no-scaleout` or without PostgreSQL and
    redis-server installed): two instances on a throwaway PostgreSQL and Redis, the generator sending
@@ -139,7 +141,8 @@ async def embedded(workdir: Path, receiver: CallbackReceiver, secret: str, args)
     """One instance doing everything: 1k customers, then a store seeded to 100k, then the offered rates."""
     db, phases, idle = workdir / "kefu.db", [], {}
     drain = partial(wait_drained, db, args.drain_limit)
-    kefu = await start_kefu(workdir, kefu_settings(sqlite_url(db), secret, receiver.url))
+    delivery = {"KEFU_OUTBOX__PROCESS": "true"} if args.delivery_process else {}
+    kefu = await start_kefu(workdir, kefu_settings(sqlite_url(db), secret, receiver.url, **delivery))
     try:
         warm = open_loop(kefu.port, Messages("warm", 1000, secret), rate=50, seconds=2)
         await measure("warm-up", kefu, warm, drain)
@@ -184,6 +187,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rates", default=rates, help="offered msg/s in the open-loop phases")
     parser.add_argument("--rate-seconds", type=float, default=5, help="length of each open-loop phase")
     parser.add_argument("--drain-limit", type=float, default=60, help="longest wait for the backlog after a phase")
+    parser.add_argument(
+        "--delivery-process",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the embedded instance sends replies from a second process (KEFU_OUTBOX__PROCESS=true)",
+    )
     parser.add_argument("--no-scaleout", action="store_true", help="skip the two instances on PostgreSQL + Redis")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Markdown results file")
     args = parser.parse_args(argv)

@@ -236,11 +236,17 @@ def header(args, load: float, two) -> list[str]:
         f"{load:.2f} at start, {os.getloadavg()[0]:.2f} at end; Python {platform.python_version()}",
         f"- parameters: `--clients {args.clients} --seconds {args.seconds:g} --ack-rounds {args.ack_rounds} "
         f"--rates {','.join(map(str, args.rates))} --rate-seconds {args.rate_seconds:g} "
-        f"--drain-limit {args.drain_limit:g}`",
+        f"--drain-limit {args.drain_limit:g}{'' if args.delivery_process else ' --no-delivery-process'}`",
         "- kefu: `kefu migrate` + `kefu serve` (one uvicorn worker, uvloop, httptools, no access log), a fresh "
         "SQLite file, `KEFU_ENV=test`, `KEFU_LOG_LEVEL=WARNING`, the sample FAQ and rules, engine and outbox at "
-        "their defaults; "
-        "`KEFU_LIMITS__PER_IP=100000/second` (all load comes from 127.0.0.1, like a platform's few addresses), "
+        "their defaults"
+        + (
+            ", except that the embedded instance sends replies from a second process (`KEFU_OUTBOX__PROCESS=true`;"
+            " its server CPU counts both processes); "
+            if args.delivery_process
+            else "; "
+        )
+        + "`KEFU_LIMITS__PER_IP=100000/second` (all load comes from 127.0.0.1, like a platform's few addresses), "
         "per-customer limit at its default 60/minute",
         "- traffic: signed web-channel messages, 70% FAQ questions, 20% small talk or questions the FAQ lacks, "
         "10% angry; each phase has its own customer ids; in the closed loops with 1k and 100k customers, a "

@@ -21,7 +21,7 @@ from pathlib import Path
 import asyncpg
 
 from benchmarks.load_phases import Audit, Phase, audit, drained_within, kefu_settings, log_errors, measure, outcomes
-from benchmarks.load_servers import CallbackReceiver, Served, process_cpu, start_kefu
+from benchmarks.load_servers import CallbackReceiver, Served, children, process_cpu, start_kefu
 from benchmarks.load_traffic import Messages, closed_loop, open_loop
 from tests.utils.postgres_server import PostgresServer
 from tests.utils.redis_server import RedisServer
@@ -70,17 +70,6 @@ def missing() -> str | None:
     if shutil.which("redis-server") is None:
         return "no redis-server on the PATH (Debian package `redis-server`)"
     return None
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:  # ppid, field 4
-                found.append(int(stat.parent.name))
-        except (OSError, ValueError):
-            pass  # gone meanwhile
-    return found
 
 
 def postgres_cpu(server: PostgresServer) -> Callable[[], float]:

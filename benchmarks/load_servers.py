@@ -39,6 +39,18 @@ def process_cpu(pid: int, *, reaped: bool = False) -> float:
     return sum(map(int, fields[11:15] if reaped else fields[11:13])) / TICKS  # utime, stime, cutime, cstime
 
 
+def children(pid: int) -> list[int]:
+    """The running processes whose parent is `pid`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:  # ppid, field 4
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError):
+            pass  # gone meanwhile
+    return found
+
+
 def trivial_app() -> FastAPI:
     """The ceiling: a FastAPI POST that does nothing (`uvicorn --factory benchmarks.load_servers:trivial_app`)."""
     app = FastAPI()
@@ -59,8 +71,15 @@ class Served:
     log: Path
 
     def cpu_seconds(self) -> float:
-        """User + system time of the process and its threads so far."""
-        return process_cpu(self.process.pid)
+        """User + system time so far of the process and its threads, and of its running children
+        (kefu's delivery process, with KEFU_OUTBOX__PROCESS=true)."""
+        used = process_cpu(self.process.pid)
+        for child in children(self.process.pid):
+            try:
+                used += process_cpu(child)
+            except OSError:
+                pass  # gone meanwhile
+        return used
 
     async def wait_ready(self, method: str, path: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
