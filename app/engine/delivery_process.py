@@ -83,21 +83,26 @@ class DeliveryProcess:
             except TimeoutError:
                 log.error("delivery process did not finish within %.0f s: killed", timeout + 5)
                 process.kill()
-        if self._task is not None:
-            await self._task
+                await process.wait()
+        if self._task is not None:  # it reads the child's last counts; between children, it only waits
+            await asyncio.wait({self._task}, timeout=1)
+            self._task.cancel()
 
     async def _supervise(self) -> None:
         exits = 0
         while not self._closing:
             started = asyncio.get_running_loop().time()
-            code = await self._run_child()
+            try:
+                ended = f"exited with code {await self._run_child()}"
+            except OSError as exc:  # could not start one: try again, as after an exit
+                ended = f"could not start ({exc})"
             if self._closing:
                 return
             metrics.DELIVERY_PROCESS_EXITS.inc()
             ran = asyncio.get_running_loop().time() - started
             exits = 1 if ran > STEADY_SECONDS else exits + 1
             delay = RESTART_DELAYS[min(exits, len(RESTART_DELAYS)) - 1]
-            log.error("delivery process exited with code %s; starting another in %.0f s", code, delay)
+            log.error("delivery process %s; starting another in %.0f s", ended, delay)
             await asyncio.sleep(delay)
 
     async def _run_child(self) -> int:
