@@ -27,7 +27,7 @@ from typing import Any
 
 import uvloop
 from prometheus_client import Counter
-from pydantic import SecretBytes, SecretStr
+from pydantic import SecretBytes, SecretStr, ValidationError
 
 from app import metrics
 from app.engine.outbox import Outbox
@@ -170,7 +170,10 @@ async def _child() -> None:
     stdin = asyncio.StreamReader(limit=1 << 20)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin.buffer)
     loop.add_signal_handler(signal.SIGTERM, stdin.feed_eof)  # stopped directly: as when the service stops
-    settings = Settings(**json.loads(await stdin.readline()))
+    try:
+        settings = Settings(**json.loads(await stdin.readline()))
+    except ValidationError as exc:  # its message quotes the values given, secrets among them
+        sys.exit(f"delivery process: settings refused: {exc.errors(include_input=False, include_url=False)}")
     configure_logging(settings.log_level, settings.secrets())
     db = create_engine(settings.database_url)
     http = http_client(settings.outbox.send_timeout_seconds)
