@@ -7,22 +7,25 @@ a message without a decision (a 1-5 rating, a message to an agent or to a waitin
 processed yet) is still counted as a message. Only the few JSON fields needed are read, through
 SQLAlchemy's JSON paths, which SQLite and PostgreSQL both understand.
 
-The query reads the period's messages through the index on `created_at`, one row per customer
-message and reply: the daily report and the unanswered questions need each turn. The dashboard's
-figures need only counts, which the database makes (app/ops_stats.py).
+`customer_turns` reads the period's messages through the index on `created_at`, one row per
+customer message and reply: the daily report needs each turn. The dashboard's figures need only
+counts and the unanswered questions only the few messages that are, so for them the database
+reduces each message to one row (`per_customer_message`) and does the rest (app/ops_stats.py,
+app/gaps.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.store.tables import Message
+from app.store.tables import Message, UTCDateTime
 
 BOT_ACTIONS = frozenset({"answer", "suggest", "clarify", "handoff"})
 PICKED = "picked suggestion"  # the reason of an answer chosen by number from the bot's suggestions
@@ -39,7 +42,6 @@ class CustomerTurn:
     answered: bool = False  # a reply carried an FAQ entry (an answer, or a suggestion picked by number)
     handoff_queue: str | None = None
     handoff_level: str | None = None
-    picked: bool = False  # suggestions, one of which the customer's next message picked
 
     @property
     def decided(self) -> bool:
@@ -70,9 +72,29 @@ async def customer_turns(session: AsyncSession, start: datetime, end: datetime) 
         )
         .order_by(Message.id, reply.id)
     )
-    turns = [_turn(list(replies)) for _, replies in groupby(rows.all(), key=lambda row: row[0])]
-    _mark_picked(turns)
-    return turns
+    return [_turn(list(replies)) for _, replies in groupby(rows.all(), key=lambda row: row[0])]
+
+
+def per_customer_message(reply: type[Message], *columns: ColumnElement) -> Select:
+    """Customer messages with `start <= created_at < end` (bound parameters), each joined to its
+    replies and grouped back to one row: `columns` are the message's own or aggregates of `reply`."""
+    return (
+        select(*columns)
+        .outerjoin(reply, replies_of(Message, reply))
+        .where(
+            Message.direction == "in",
+            Message.sender == "customer",
+            Message.created_at >= bindparam("start", type_=UTCDateTime()),
+            Message.created_at < bindparam("end", type_=UTCDateTime()),
+        )
+        .group_by(Message.id)
+    )
+
+
+def of_decision(reply: type[Message]) -> Callable[[ColumnElement], ColumnElement]:
+    """An aggregate of a value over the replies that carry the bot's decision (they share its meta)."""
+    deciding = reply.meta["action"].as_string().in_(BOT_ACTIONS)
+    return lambda value: func.max(case((deciding, value)))
 
 
 def replies_of(message: type[Message], reply: type[Message]) -> ColumnElement[bool]:
@@ -94,15 +116,3 @@ def _turn(rows: list) -> CustomerTurn:
             turn.action, turn.handoff_queue, turn.handoff_level = action, queue, level
             turn.reason = reason.split(": ", 1)[0] if reason else None
     return turn
-
-
-def _mark_picked(turns: list[CustomerTurn]) -> None:
-    """Suggestions whose conversation's next customer message picked one by number."""
-    latest: dict[str, CustomerTurn] = {}
-    for turn in turns:
-        if turn.conversation_id is None:
-            continue
-        before = latest.get(turn.conversation_id)
-        if before is not None and before.action == "suggest" and turn.reason == PICKED:
-            before.picked = True
-        latest[turn.conversation_id] = turn

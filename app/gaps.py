@@ -27,10 +27,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rapidfuzz import fuzz, process
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from app.decisions import CustomerTurn, customer_turns
+from app.decisions import PICKED, of_decision, per_customer_message
 from app.privacy import mask
+from app.store.sql_functions import rule_of
+from app.store.tables import Message
 from faq.index import QUESTION_WORDS
 from faq.knowledge_base import KnowledgeBase
 from faq.normalise import normalise
@@ -86,20 +90,49 @@ def reader_for(kb: KnowledgeBase | None) -> Reader:
     return read
 
 
-def is_gap(turn: CustomerTurn) -> bool:
-    if turn.action == "clarify":
-        return True
-    if turn.action == "suggest":
-        return not turn.picked
-    return turn.action == "handoff" and turn.reason == "unresolved_turns"
-
-
 async def find_gaps(
     session: AsyncSession, start: datetime, end: datetime, read: Reader, *, secrets: Iterable[str] = ()
 ) -> list[Gap]:
     """The period's unanswered messages in groups, the largest first; examples masked (phones, addresses…)."""
-    turns = [t for t in await customer_turns(session, start, end) if is_gap(t)]
-    return cluster([(t.text, t.at) for t in turns], read, secrets=tuple(secrets))
+    rows = await session.execute(_GAPS, {"start": start, "end": end})
+    return cluster([(text, at) for text, at in rows], read, secrets=tuple(secrets))
+
+
+def _gaps_query() -> Select:
+    """The text and time of the period's unanswered messages, told apart in SQL.
+
+    A week of a promotion is millions of customer messages; read one by one, they held the event
+    loop for seconds on every load of the ops page. Each message is reduced to its decision's
+    action and rule (as app/decisions.py reads them), and LEAD gives the rule of the conversation's
+    next message: "picked suggestion" there means the suggestions helped."""
+    reply = aliased(Message)
+    decision = of_decision(reply)
+    turns = per_customer_message(
+        reply,
+        Message.id,
+        Message.conversation_id,
+        Message.created_at,
+        Message.text,
+        decision(reply.meta["action"].as_string()).label("action"),
+        decision(rule_of(reply.meta[("reasons", 0)].as_string())).label("reason"),
+    ).subquery()
+    following = func.lead(turns.c.reason).over(partition_by=turns.c.conversation_id, order_by=turns.c.id)
+    marked = select(turns, following.label("next_reason")).subquery()
+    unpicked = func.coalesce(marked.c.next_reason, "") != PICKED  # NULL: no next message, or one not decided
+    return (
+        select(marked.c.text, marked.c.created_at)
+        .where(
+            or_(
+                marked.c.action == "clarify",
+                and_(marked.c.action == "suggest", unpicked),
+                and_(marked.c.action == "handoff", marked.c.reason == "unresolved_turns"),
+            )
+        )
+        .order_by(marked.c.id)
+    )
+
+
+_GAPS = _gaps_query()
 
 
 def cluster(messages: list[tuple[str, datetime]], read: Reader, *, secrets: tuple[str, ...] = ()) -> list[Gap]:

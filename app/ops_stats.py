@@ -33,14 +33,14 @@ from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, ColumnElement, Select, bindparam, case, func, or_, select
+from sqlalchemy import BigInteger, Select, bindparam, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.decisions import BOT_ACTIONS, CustomerTurn, replies_of
+from app.decisions import CustomerTurn, of_decision, per_customer_message
 from app.metrics import FIRST_RESPONSE_TARGET_SECONDS
 from app.store.sql_functions import epoch_ms, rule_of
-from app.store.tables import Conversation, Message, UTCDateTime, utcnow
+from app.store.tables import Conversation, Message, utcnow
 
 CHINA = ZoneInfo("Asia/Shanghai")
 Range = Literal["24h", "7d"]
@@ -266,31 +266,17 @@ def _turns_query() -> Select:
     replies of one decision share its meta); those rows are then counted. The bucket is worked out
     inside, once per message, so the outer GROUP BY names plain columns."""
     reply = aliased(Message)
-    deciding = reply.meta["action"].as_string().in_(BOT_ACTIONS)
-
-    def of_decision(value: ColumnElement) -> ColumnElement:
-        return func.max(case((deciding, value)))
-
+    decision = of_decision(reply)
     since_first = epoch_ms(Message.created_at) - bindparam("first", type_=BigInteger())
-    per_message = (
-        select(
-            (since_first // bindparam("step", type_=BigInteger())).label("bucket"),  # integers: exact
-            func.max(case((deciding, 1), else_=0)).label("decided"),
-            func.max(case((reply.faq_id.is_not(None), 1), else_=0)).label("answered"),
-            of_decision(reply.meta[("handoff", "queue")].as_string()).label("queue"),
-            of_decision(reply.meta[("handoff", "level")].as_string()).label("level"),
-            of_decision(rule_of(reply.meta[("reasons", 0)].as_string())).label("reason"),
-        )
-        .outerjoin(reply, replies_of(Message, reply))
-        .where(
-            Message.direction == "in",
-            Message.sender == "customer",
-            Message.created_at >= bindparam("start", type_=UTCDateTime()),
-            Message.created_at < bindparam("end", type_=UTCDateTime()),
-        )
-        .group_by(Message.id)
-        .subquery()
-    )
+    per_message = per_customer_message(
+        reply,
+        (since_first // bindparam("step", type_=BigInteger())).label("bucket"),  # integers: exact
+        func.coalesce(decision(1), 0).label("decided"),
+        func.max(case((reply.faq_id.is_not(None), 1), else_=0)).label("answered"),
+        decision(reply.meta[("handoff", "queue")].as_string()).label("queue"),
+        decision(reply.meta[("handoff", "level")].as_string()).label("level"),
+        decision(rule_of(reply.meta[("reasons", 0)].as_string())).label("reason"),
+    ).subquery()
     outcome = (per_message.c.decided, per_message.c.answered, per_message.c.queue, per_message.c.level)
     return select(
         per_message.c.bucket,

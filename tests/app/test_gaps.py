@@ -104,12 +104,15 @@ async def test_only_questions_the_faq_could_not_answer_are_gaps(sessions, read):
         turn(s, conversation(s, "d"), "垃圾服务", ago(20), action="handoff", reasons=angry, handoff=complaints)
         turn(s, conversation(s, "e"), "什么时候发货", ago(10), action="answer", reasons=("faq:answer",), faq_id="x")
         turn(s, conversation(s, "f"), "实体店几点关门", ago(60 * 25), action="clarify", reasons=("faq:none",))
+        last = ("faq:suggest: shipping_area",)  # suggestions with no message after them: none was picked
+        turn(s, conversation(s, "g"), "可以寄到火星吗", ago(5), action="suggest", reasons=last)
 
     async with sessions() as session:
         gaps = await find_gaps(session, NOW - timedelta(hours=24), NOW, read)
 
     assert [(g.count, g.examples) for g in gaps] == [
         (2, ("数字人民币能用吗", "能不能用数字人民币")),
+        (1, ("可以寄到火星吗",)),
         (1, ("实体店在哪里",)),
     ]
 
