@@ -37,10 +37,7 @@ from app.live_files import LiveFiles
 from app.metrics import StoreGauges
 from app.platforms import configured_adapters
 from app.rate_limits import WebhookLimits
-from app.settings import (
-    DEFAULT_RULES_FILE,
-    Settings,
-)
+from app.settings import DEFAULT_RULES_FILE, Settings
 from app.store.database import create_engine, create_report_engine, session_factory
 from app.store.tables import Message, utcnow
 from faq.knowledge_base import KnowledgeBase

@@ -183,8 +183,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _delivery_process_needs_a_shared_store(self) -> Settings:
+        if not self.outbox.process:
+            return self
         url = make_url(self.database_url)
-        if self.outbox.process and url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
             raise ValueError(
                 "KEFU_OUTBOX__PROCESS=true needs a database both processes open: an in-memory SQLite is "
                 "this process's alone (use a file, e.g. sqlite+aiosqlite:///./kefu.db)"
