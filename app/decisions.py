@@ -7,9 +7,9 @@ a message without a decision (a 1-5 rating, a message to an agent or to a waitin
 processed yet) is still counted as a message. Only the few JSON fields needed are read, through
 SQLAlchemy's JSON paths, which SQLite and PostgreSQL both understand.
 
-`customer_turns` reads the period's messages through the index on `created_at`, one row per
-customer message and reply: the daily report needs each turn. The dashboard's figures need only
-counts and the unanswered questions only the few messages that are, so for them the database
+Both read the period's messages through the index on `created_at`. `customer_turns` returns one
+row per customer message and reply: the daily report needs each turn. The dashboard's figures need
+only counts and the unanswered questions only the few messages that are, so for them the database
 reduces each message to one row (`per_customer_message`) and does the rest (app/ops_stats.py,
 app/gaps.py).
 """
@@ -87,7 +87,9 @@ def per_customer_message(reply: type[Message], *columns: ColumnElement) -> Selec
             Message.created_at >= bindparam("start", type_=UTCDateTime()),
             Message.created_at < bindparam("end", type_=UTCDateTime()),
         )
-        .group_by(Message.id)
+        # Message.id alone would be grouped in the table's order, which SQLite reads by scanning
+        # every message; in the created_at index's order, it reads only the period's.
+        .group_by(Message.created_at, Message.id)
     )
 
 
