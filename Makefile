@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.waiting_line
 	$(BIN)/python -m benchmarks.outbox_backlog
 	$(BIN)/python -m benchmarks.unanswered
+	$(BIN)/python -m benchmarks.daily_report
 	$(BIN)/python -m benchmarks.agent_events
 	$(BIN)/python -m benchmarks.http_client
 	$(BIN)/python -m benchmarks.cpu_budget

@@ -7,72 +7,22 @@ a message without a decision (a 1-5 rating, a message to an agent or to a waitin
 processed yet) is still counted as a message. Only the few JSON fields needed are read, through
 SQLAlchemy's JSON paths, which SQLite and PostgreSQL both understand.
 
-Both read the period's messages through the index on `created_at`. `customer_turns` returns one
-row per customer message and reply: the daily report needs each turn. The dashboard's figures need
-only counts and the unanswered questions only the few messages that are, so for them the database
-reduces each message to one row (`per_customer_message`) and does the rest (app/ops_stats.py,
-app/gaps.py).
+The figures of the dashboard and the daily report need only counts and the unanswered questions
+only the few messages that are, so the database reduces each message to one row
+(`per_customer_message`, through the index on `created_at`) and does the rest (app/ops_stats.py,
+app/quality_report.py, app/gaps.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from itertools import groupby
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from app.store.tables import Message, UTCDateTime
 
 BOT_ACTIONS = frozenset({"answer", "suggest", "clarify", "handoff"})
 PICKED = "picked suggestion"  # the reason of an answer chosen by number from the bot's suggestions
-
-
-@dataclass
-class CustomerTurn:
-    id: int
-    conversation_id: str | None
-    at: datetime
-    text: str
-    action: str | None = None  # answer | suggest | clarify | handoff; None when the bot did not decide
-    reason: str | None = None  # the rule of the decision's first reason: faq:none, emotion:angry, …
-    answered: bool = False  # a reply carried an FAQ entry (an answer, or a suggestion picked by number)
-    handoff_queue: str | None = None
-    handoff_level: str | None = None
-
-    @property
-    def decided(self) -> bool:
-        return self.action is not None
-
-
-async def customer_turns(session: AsyncSession, start: datetime, end: datetime) -> list[CustomerTurn]:
-    """Every customer message with `start <= created_at < end`, oldest first, with the bot's decision."""
-    reply = aliased(Message)
-    rows = await session.execute(
-        select(
-            Message.id,
-            Message.conversation_id,
-            Message.created_at,
-            Message.text,
-            reply.faq_id,
-            reply.meta["action"].as_string(),
-            reply.meta[("reasons", 0)].as_string(),
-            reply.meta[("handoff", "queue")].as_string(),
-            reply.meta[("handoff", "level")].as_string(),
-        )
-        .outerjoin(reply, replies_of(Message, reply))
-        .where(
-            Message.direction == "in",
-            Message.sender == "customer",
-            Message.created_at >= start,
-            Message.created_at < end,
-        )
-        .order_by(Message.id, reply.id)
-    )
-    return [_turn(list(replies)) for _, replies in groupby(rows.all(), key=lambda row: row[0])]
 
 
 def per_customer_message(reply: type[Message], *columns: ColumnElement) -> Select:
@@ -99,6 +49,11 @@ def of_decision(reply: type[Message]) -> Callable[[ColumnElement], ColumnElement
     return lambda value: func.max(case((deciding, value)))
 
 
+def carried_faq_entry(reply: type[Message]) -> ColumnElement[int]:
+    """1 when a reply carried an FAQ entry (an answer, or a suggestion picked by number), else 0."""
+    return func.max(case((reply.faq_id.is_not(None), 1), else_=0))
+
+
 def replies_of(message: type[Message], reply: type[Message]) -> ColumnElement[bool]:
     """The join of a customer message to the replies its decision caused."""
     return and_(
@@ -106,15 +61,3 @@ def replies_of(message: type[Message], reply: type[Message]) -> ColumnElement[bo
         reply.in_reply_to == message.platform_message_id,
         reply.direction == "out",
     )
-
-
-def _turn(rows: list) -> CustomerTurn:
-    """One customer message from its rows, one per reply; replies of one decision share its meta."""
-    message_id, conversation_id, at, text = rows[0][:4]
-    turn = CustomerTurn(message_id, conversation_id, at, text)
-    for *_, faq_id, action, reason, queue, level in rows:
-        turn.answered = turn.answered or faq_id is not None
-        if turn.action is None and action in BOT_ACTIONS:
-            turn.action, turn.handoff_queue, turn.handoff_level = action, queue, level
-            turn.reason = reason.split(": ", 1)[0] if reason else None
-    return turn

@@ -28,16 +28,16 @@ import math
 import statistics
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, Select, bindparam, case, func, or_, select
+from sqlalchemy import BigInteger, Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.decisions import CustomerTurn, of_decision, per_customer_message
+from app.decisions import carried_faq_entry, of_decision, per_customer_message
 from app.metrics import FIRST_RESPONSE_TARGET_SECONDS
 from app.store.sql_functions import epoch_ms, rule_of
 from app.store.tables import Conversation, Message, utcnow
@@ -107,13 +107,13 @@ class Tally:
             "messages": self.messages,
             "decided": self.decided,
             "answered": self.answered,
-            "answer_rate": _share(self.answered, self.decided),
+            "answer_rate": share(self.answered, self.decided),
             "handoffs": self.handoffs,
             "queue_wait": _spread(self.waits),
             "first_response": {
                 **_spread(self.first_responses),
                 "within_target": within,
-                "target_share": _share(within, len(self.first_responses)),
+                "target_share": share(within, len(self.first_responses)),
             },
             "satisfaction": {
                 "count": len(self.ratings),
@@ -124,8 +124,7 @@ class Tally:
 
 @dataclass(frozen=True)
 class Turns:
-    """Customer messages of one bucket with one outcome, as the database counted them (app/decisions.py
-    reads the same decisions one message at a time)."""
+    """Customer messages of one bucket with one outcome, as the database counted them."""
 
     bucket: int
     count: int
@@ -149,26 +148,15 @@ class Chat:
 async def read_stats(session: AsyncSession, range_: Range, *, now: datetime | None = None) -> dict:
     """The figures of `range_` up to `now`: per bucket, for the range, for today, handoffs broken down."""
     window = Window.of(range_, now or utcnow())
-    turns = await _turns(session, window)
-    chats = await _chats(session, window.first, window.end)
+    turns = await read_turns(session, window)
+    chats = await read_chats(session, window.first, window.end)
     return summarise(window, turns, chats) | {
         "range": range_,
         "scanned": {"messages": sum(t.count for t in turns), "conversations": len(chats)},
     }
 
 
-def count_turns(window: Window, turns: Iterable[CustomerTurn]) -> list[Turns]:
-    """The same counts from turns already read one by one (the daily report needs them for more)."""
-    counted: Counter[Turns] = Counter()
-    for turn in turns:
-        number = window.index(turn.at)
-        if number is not None:
-            outcome = (turn.decided, turn.answered, turn.handoff_queue, turn.handoff_level, turn.reason)
-            counted[Turns(number, 0, *outcome)] += 1
-    return [replace(key, count=count) for key, count in counted.items()]
-
-
-async def _turns(session: AsyncSession, window: Window) -> list[Turns]:
+async def read_turns(session: AsyncSession, window: Window) -> list[Turns]:
     parameters = {
         "start": window.first,
         "end": window.end,
@@ -178,7 +166,7 @@ async def _turns(session: AsyncSession, window: Window) -> list[Turns]:
     return [Turns(*row) for row in await session.execute(_TURNS, parameters)]
 
 
-async def _chats(session: AsyncSession, start: datetime, end: datetime) -> list[Chat]:
+async def read_chats(session: AsyncSession, start: datetime, end: datetime) -> list[Chat]:
     """Conversations handed off or closed in the period."""
     queued = Conversation.queued_at.between(start, end)
     closed = Conversation.closed_at.between(start, end) & Conversation.satisfaction.is_not(None)
@@ -227,20 +215,20 @@ def summarise(window: Window, turns: list[Turns], chats: list[Chat]) -> dict:
             {"start": window.start(n).isoformat(), "label": window.label(n), **t.as_dict()}
             for n, t in enumerate(buckets)
         ],
-        "handoffs_by_reason": _counts((t.reason or "unknown", t.count) for t in handed),
-        "handoffs_by_queue": _counts((t.handoff_queue, t.count) for t in handed),
-        "handoffs_by_level": _counts((t.handoff_level or "unknown", t.count) for t in handed),
+        "handoffs_by_reason": count_by_key((t.reason or "unknown", t.count) for t in handed),
+        "handoffs_by_queue": count_by_key((t.handoff_queue, t.count) for t in handed),
+        "handoffs_by_level": count_by_key((t.handoff_level or "unknown", t.count) for t in handed),
     }
 
 
-def _counts(counted: Iterable[tuple[str, int]]) -> dict[str, int]:
+def count_by_key(counted: Iterable[tuple[str, int]]) -> dict[str, int]:
     totals: Counter[str] = Counter()
     for key, count in counted:
         totals[key] += count
     return dict(totals.most_common())
 
 
-def _share(part: int, whole: int) -> float | None:
+def share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
@@ -272,7 +260,7 @@ def _turns_query() -> Select:
         reply,
         (since_first // bindparam("step", type_=BigInteger())).label("bucket"),  # integers: exact
         func.coalesce(decision(1), 0).label("decided"),
-        func.max(case((reply.faq_id.is_not(None), 1), else_=0)).label("answered"),
+        carried_faq_entry(reply).label("answered"),
         decision(reply.meta[("handoff", "queue")].as_string()).label("queue"),
         decision(reply.meta[("handoff", "level")].as_string()).label("level"),
         decision(rule_of(reply.meta[("reasons", 0)].as_string())).label("reason"),

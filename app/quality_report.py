@@ -25,43 +25,67 @@ is `complete` only once D+1 has ended; before that it is provisional.
   rate (as above), the average rating of those chats and the 质检 scores (app/quality.py) of them:
   reviews of conversations closed in D, whenever the review was made.
 
-Reads: the customer messages of D and D+1 with their replies (one scan, app/decisions.py), the
-conversations started in D or D+1, handed off or closed in D, or written in then; the transitions of
-the chats closed in D; the reviews of those chats.
+The database does the counting (a promotion day has millions of messages and conversations, and the
+API serves the report from the event loop that serves webhooks). Rows come back one per hour and
+outcome (app/ops_stats.py), one per chat handed off or rated in D, one per chat an agent closed in
+D, and a few counts; nothing else is read one conversation or message at a time.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from app.decisions import CustomerTurn, customer_turns
+from app.decisions import carried_faq_entry, of_decision, per_customer_message
 from app.metrics import FIRST_RESPONSE_TARGET_SECONDS
-from app.ops_stats import CHINA, Chat, Window, _share, count_turns, summarise
+from app.ops_stats import CHINA, Window, count_by_key, read_chats, read_turns, share, summarise
 from app.quality import agent_view, agents_by_id, day_bounds, review_averages
-from app.store.tables import Conversation, ConversationState, Message, StateTransition, utcnow
+from app.store.sql_functions import epoch_ms
+from app.store.tables import Conversation, ConversationState, Message, StateTransition, UTCDateTime, utcnow
 from routing.rules import IDLE_DISPOSITION
 
 RECONTACT_WINDOW = timedelta(hours=24)
 LEVELS = ("L1", "L2", "L3")
 
 
+@dataclass(frozen=True)
+class AgentClose:
+    """A conversation closed in the day with an agent assigned."""
+
+    id: str
+    agent_id: str
+    disposition: str | None
+    satisfaction: int | None
+    left_an_agent: bool  # transferred or re-queued away from an agent before the close
+    came_back: bool  # its customer started another conversation within 24 h after the close
+
+    @property
+    def by_agent(self) -> bool:
+        """Closed by the agent, not by the idle timer."""
+        return self.disposition != IDLE_DISPOSITION
+
+    @property
+    def one_touch(self) -> bool:
+        return self.by_agent and not self.left_an_agent and not self.came_back
+
+
 async def daily_report(session: AsyncSession, day: date, *, now: datetime | None = None) -> dict:
     """The day's KPIs as one JSON-ready dict (see the module docstring for each definition)."""
     start, end = day_bounds(day)
     now = now or utcnow()
-    turns = await customer_turns(session, start, end + RECONTACT_WINDOW)
-    chats = await _conversations(session, start, end)
-    closed = [c for c in chats if c.closed_at is not None and start <= c.closed_at < end]
-    moved = await _left_an_agent(session, start, end)
-    ones = _one_touch(closed, chats, moved)
+    period = {"start": start, "end": end}
     hours = Window(start, timedelta(hours=1), 24, end)
-    figures = summarise(hours, count_turns(hours, turns), [_chat(c) for c in chats])
+    figures = summarise(hours, await read_turns(session, hours), await read_chats(session, start, end))
     totals = figures["totals"]
-    by_agent = await _agents(session, closed, ones, start, end)
+    closes = [AgentClose(*row) for row in await session.execute(_AGENT_CLOSES, period)]
+    closed = (await session.execute(_CLOSED, period)).all()  # (disposition, satisfaction, count)
     return {
         "date": day.isoformat(),
         "timezone": "Asia/Shanghai",
@@ -73,118 +97,53 @@ async def daily_report(session: AsyncSession, day: date, *, now: datetime | None
         "first_response": totals["first_response"],
         "queue_wait": totals["queue_wait"],
         "messages": {k: totals[k] for k in ("messages", "decided", "answered", "answer_rate", "handoffs")},
-        "one_touch": _one_touch_figures(closed, ones),
-        "bot_containment": _containment(chats, start, end),
-        "bot_recontact": _bot_recontact(turns, chats, start, end),
-        "satisfaction": _satisfaction(closed),
+        "one_touch": _one_touch(closes),
+        "bot_containment": await _containment(session, period),
+        "bot_recontact": await _bot_recontact(session, period),
+        "satisfaction": _satisfaction((rating, count) for _, rating, count in closed),
         "complaints": {
             "by_level": {level: figures["handoffs_by_level"].get(level, 0) for level in LEVELS}
             | figures["handoffs_by_level"],
-            "by_disposition": dict(Counter(c.disposition or "—" for c in closed).most_common()),
+            "by_disposition": count_by_key((disposition or "—", count) for disposition, _, count in closed),
         },
-        "agents": by_agent,
+        "agents": await _agents(session, closes, start, end),
     }
 
 
-async def _conversations(session: AsyncSession, start: datetime, end: datetime) -> list[Conversation]:
-    """Every conversation a figure of the day may need (see the module docstring)."""
-    horizon = end + RECONTACT_WINDOW
-    written = select(Message.conversation_id).where(
-        Message.direction == "in", Message.created_at >= start, Message.created_at < horizon
-    )
-    rows = await session.scalars(
-        select(Conversation).where(
-            or_(
-                (Conversation.created_at >= start) & (Conversation.created_at < horizon),
-                (Conversation.queued_at >= start) & (Conversation.queued_at < end),
-                (Conversation.closed_at >= start) & (Conversation.closed_at < end),
-                Conversation.id.in_(written),
-            )
-        )
-    )
-    return list(rows)
+def _one_touch(closes: list[AgentClose]) -> dict:
+    by_agents = sum(c.by_agent for c in closes)
+    ones = sum(c.one_touch for c in closes)
+    return {"closed_by_agents": by_agents, "one_touch": ones, "rate": share(ones, by_agents)}
 
 
-async def _left_an_agent(session: AsyncSession, start: datetime, end: datetime) -> set[str]:
-    """Conversations closed in the day that were transferred or re-queued away from an agent before."""
-    closed = select(Conversation.id).where(Conversation.closed_at >= start, Conversation.closed_at < end)
-    rows = await session.scalars(
-        select(StateTransition.conversation_id).where(
-            StateTransition.conversation_id.in_(closed),
-            StateTransition.from_state == ConversationState.WITH_AGENT,
-            StateTransition.to_state != ConversationState.CLOSED,
-        )
-    )
-    return set(rows)
+async def _containment(session: AsyncSession, period: dict) -> dict:
+    started, handed_off = (await session.execute(_STARTED, period)).one()
+    contained = started - handed_off
+    return {"started": started, "contained": contained, "rate": share(contained, started)}
 
 
-def _chat(conversation: Conversation) -> Chat:
-    c = conversation
-    return Chat(c.queued_at, c.assigned_at, c.first_agent_reply_at, c.ticket, c.closed_at, c.satisfaction)
+async def _bot_recontact(session: AsyncSession, period: dict) -> dict:
+    answered, again = (await session.execute(_RECONTACTS, period)).one()
+    return {"customers_answered": answered, "recontacted": again or 0, "rate": share(again or 0, answered)}
 
 
-def _customer(conversation: Conversation) -> tuple[str, str, str]:
-    return conversation.channel, conversation.account, conversation.customer_id
-
-
-def _closed_by_agent(conversation: Conversation) -> bool:
-    return conversation.agent_id is not None and conversation.disposition != IDLE_DISPOSITION
-
-
-def _one_touch(closed: list[Conversation], chats: list[Conversation], moved: set[str]) -> set[str]:
-    """Ids of the one-touch resolutions among `closed`."""
-    started: dict[tuple, list[datetime]] = defaultdict(list)
-    for chat in chats:
-        started[_customer(chat)].append(chat.created_at)
-
-    def came_back(c: Conversation) -> bool:
-        return any(c.closed_at < at <= c.closed_at + RECONTACT_WINDOW for at in started[_customer(c)])
-
-    return {c.id for c in closed if _closed_by_agent(c) and c.id not in moved and not came_back(c)}
-
-
-def _one_touch_figures(closed: list[Conversation], ones: set[str]) -> dict:
-    by_agents = sum(_closed_by_agent(c) for c in closed)
-    return {"closed_by_agents": by_agents, "one_touch": len(ones), "rate": _share(len(ones), by_agents)}
-
-
-def _containment(chats: list[Conversation], start: datetime, end: datetime) -> dict:
-    started = [c for c in chats if start <= c.created_at < end]
-    contained = sum(c.queue is None for c in started)
-    return {"started": len(started), "contained": contained, "rate": _share(contained, len(started))}
-
-
-def _bot_recontact(turns: list[CustomerTurn], chats: list[Conversation], start: datetime, end: datetime) -> dict:
-    customer = {c.id: _customer(c) for c in chats}
-    last_answer: dict[tuple, datetime] = {}
-    wrote: dict[tuple, list[datetime]] = defaultdict(list)
-    for turn in turns:
-        who = customer.get(turn.conversation_id)
-        if who is None:
-            continue
-        wrote[who].append(turn.at)
-        if turn.decided and turn.answered and start <= turn.at < end:
-            last_answer[who] = max(turn.at, last_answer.get(who, turn.at))
-    again = sum(any(at < t <= at + RECONTACT_WINDOW for t in wrote[who]) for who, at in last_answer.items())
-    return {"customers_answered": len(last_answer), "recontacted": again, "rate": _share(again, len(last_answer))}
-
-
-def _satisfaction(closed: list[Conversation]) -> dict:
-    ratings = [c.satisfaction for c in closed if c.satisfaction is not None]
+def _satisfaction(counted: Iterable[tuple[int | None, int]]) -> dict:
+    ratings = Counter()
+    for rating, count in counted:
+        if rating is not None:
+            ratings[rating] += count
+    total = sum(ratings.values())
     return {
-        "count": len(ratings),
-        "average": round(sum(ratings) / len(ratings), 2) if ratings else None,
-        "distribution": {str(score): ratings.count(score) for score in range(1, 6)},
+        "count": total,
+        "average": round(sum(r * n for r, n in ratings.items()) / total, 2) if total else None,
+        "distribution": {str(score): ratings[score] for score in range(1, 6)},
     }
 
 
-async def _agents(
-    session: AsyncSession, closed: list[Conversation], ones: set[str], start: datetime, end: datetime
-) -> list[dict]:
-    mine: dict[str, list[Conversation]] = defaultdict(list)
-    for conversation in closed:
-        if conversation.agent_id is not None:
-            mine[conversation.agent_id].append(conversation)
+async def _agents(session: AsyncSession, closes: list[AgentClose], start: datetime, end: datetime) -> list[dict]:
+    mine: dict[str, list[AgentClose]] = defaultdict(list)
+    for close in closes:
+        mine[close.agent_id].append(close)
     reviews = await review_averages(session, start, end)
     people = await agents_by_id(session, set(mine) | set(reviews))
     rows = []
@@ -194,9 +153,78 @@ async def _agents(
             {
                 **(agent_view(people.get(agent_id)) or {"id": agent_id, "username": None, "name": None}),
                 "closed": len(chats),
-                "one_touch": _one_touch_figures(chats, ones & {c.id for c in chats}),
-                "satisfaction": _satisfaction(chats)["average"],
+                "one_touch": _one_touch(chats),
+                "satisfaction": _satisfaction((c.satisfaction, 1) for c in chats)["average"],
                 "reviews": reviews.get(agent_id),
             }
         )
     return rows
+
+
+# The queries, built once with the period's bounds as parameters.
+_START = bindparam("start", type_=UTCDateTime())
+_END = bindparam("end", type_=UTCDateTime())
+_WINDOW_MS = int(RECONTACT_WINDOW.total_seconds() * 1000)
+
+
+def _within_window(after: ColumnElement, before: ColumnElement) -> ColumnElement[bool]:
+    """`after` in (`before`, `before` + 24 h]: in whole milliseconds, as both databases count them."""
+    return and_(after > before, epoch_ms(after) - epoch_ms(before) <= _WINDOW_MS)
+
+
+def _same_customer(a: Any, b: Any) -> ColumnElement[bool]:
+    """Two rows (conversations, messages or a subquery's) of one customer."""
+    return and_(a.channel == b.channel, a.account == b.account, a.customer_id == b.customer_id)
+
+
+def _agent_closes_query() -> Select:
+    later = aliased(Conversation)
+    left = exists().where(
+        StateTransition.conversation_id == Conversation.id,
+        StateTransition.from_state == ConversationState.WITH_AGENT,
+        StateTransition.to_state != ConversationState.CLOSED,
+    )
+    came_back = exists().where(
+        _same_customer(later, Conversation), _within_window(later.created_at, Conversation.closed_at)
+    )
+    return select(
+        Conversation.id, Conversation.agent_id, Conversation.disposition, Conversation.satisfaction, left, came_back
+    ).where(Conversation.closed_at >= _START, Conversation.closed_at < _END, Conversation.agent_id.is_not(None))
+
+
+def _recontacts_query() -> Select:
+    """Customers answered in the day, each with the last answer's time, and how many wrote again within 24 h."""
+    reply = aliased(Message)
+    decision = of_decision(reply)
+    answers = (
+        per_customer_message(reply, Message.channel, Message.account, Message.customer_id, Message.created_at)
+        .where(Message.conversation_id.is_not(None))
+        .having(and_(decision(1) == 1, carried_faq_entry(reply) == 1))
+        .subquery()
+    )
+    last = (
+        select(answers.c.channel, answers.c.account, answers.c.customer_id, func.max(answers.c.created_at).label("at"))
+        .group_by(answers.c.channel, answers.c.account, answers.c.customer_id)
+        .subquery()
+    )
+    again = aliased(Message)
+    wrote_again = exists().where(
+        _same_customer(again, last.c),
+        again.direction == "in",
+        again.sender == "customer",
+        again.conversation_id.is_not(None),
+        _within_window(again.created_at, last.c.at),
+    )
+    return select(func.count(), func.sum(case((wrote_again, 1), else_=0))).select_from(last)
+
+
+_AGENT_CLOSES = _agent_closes_query()
+_CLOSED = (
+    select(Conversation.disposition, Conversation.satisfaction, func.count())
+    .where(Conversation.closed_at >= _START, Conversation.closed_at < _END)
+    .group_by(Conversation.disposition, Conversation.satisfaction)
+)
+_STARTED = select(func.count(), func.count(Conversation.queue)).where(
+    Conversation.created_at >= _START, Conversation.created_at < _END
+)
+_RECONTACTS = _recontacts_query()

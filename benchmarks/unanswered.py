@@ -8,9 +8,9 @@ over six days, each with the bot's reply and its decision as the engine stores t
 suggestions, clarifications, handoffs, suggestions picked by number), five to a conversation.
 Timed, median of `--rounds`, CPU of the event loop's thread and wall time:
 
-- baseline, in the same process: the period's turns read one by one (app/decisions.py's
-  `customer_turns`, as the daily report reads them) and the unanswered ones picked in Python, as
-  kefu did before the database told them apart;
+- baseline, in the same process: the period's turns read one by one (`customer_turns`, kept in
+  benchmarks/one_by_one.py) and the unanswered ones picked in Python, as kefu did before the
+  database told them apart;
 - now: app/gaps.py's query, which returns only the unanswered messages.
 
 Both are then grouped the same way (app/gaps.py's `cluster`, included in each figure) and must find
@@ -35,7 +35,7 @@ from pathlib import Path
 import uvloop
 from sqlalchemy import create_engine, insert
 
-from app.decisions import PICKED, customer_turns
+from app.decisions import PICKED
 from app.gaps import Reader, cluster, find_gaps, reader_for
 from app.knowledge import build_knowledge_base
 from app.settings import SAMPLE_FAQ_DIR
@@ -43,6 +43,7 @@ from app.store.database import create_engine as create_async_engine
 from app.store.database import session_factory
 from app.store.migrate import upgrade
 from app.store.tables import Conversation, Message
+from benchmarks.one_by_one import customer_turns
 from benchmarks.results_file import publish
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -86,6 +86,7 @@ class Conversation(Base):
         Index("ix_conversations_assigned_at", "assigned_at"),  # recent throughput, for the ETA
         Index("ix_conversations_queued_at", "queued_at"),  # ops figures and reports: handoffs of a period
         Index("ix_conversations_closed_at", "closed_at"),  # ... and closes (ratings) of a period
+        Index("ix_conversations_created_at", "created_at"),  # ... and those started in a period (daily report)
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)

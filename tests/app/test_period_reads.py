@@ -7,13 +7,14 @@ on (no ANALYZE), so its plan is fixed by the query's shape; these tests pin it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import event
 
 from app.gaps import find_gaps
 from app.ops_stats import read_stats
+from app.quality_report import daily_report
 from app.store.database import session_factory
 
 NOW = datetime(2026, 11, 12, 8, tzinfo=UTC)
@@ -48,6 +49,7 @@ async def plans_of(store, read) -> list[str]:
         pytest.param(lambda s: read_stats(s, "24h", now=NOW), id="dashboard, 24 hours"),
         pytest.param(lambda s: read_stats(s, "7d", now=NOW), id="dashboard, 7 days"),
         pytest.param(lambda s: find_gaps(s, NOW - timedelta(days=7), NOW, no_reader), id="unanswered questions"),
+        pytest.param(lambda s: daily_report(s, date(2026, 11, 11), now=NOW), id="daily report"),
     ],
 )
 async def test_no_view_scans_the_messages_or_conversations(store, read):

@@ -218,3 +218,28 @@ async def test_the_html_page_is_self_contained_and_escapes_names(store):
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "一次解决率" in page and "60.0%" in page and "机器人拦截率" in page and "40.0%" in page
     assert "http" not in page  # nothing fetched from elsewhere
+
+
+async def test_coming_back_counts_up_to_24_hours_to_the_second(sessions):
+    async with sessions.begin() as s:
+        zhang = person(s, "zhang", "张三")
+        await s.flush()
+        for customer, hour in (("on-time", 9), ("late", 10)):
+            chat = bot_chat(s, customer, at(hour))
+            turn(
+                s,
+                chat,
+                "还有问题",
+                at(hour, days=1, second=1 if customer == "late" else 0),
+                action="clarify",
+                reasons=NONE,
+            )
+        for customer, hour in (("back", 11), ("gone", 12)):
+            handed(s, customer, at(hour), "L1", zhang, **served(at(hour), 10, at(hour, 30), "咨询"))
+            later = at(hour, 30, days=1, second=0 if customer == "back" else 1)
+            conversation(s, customer, state="bot", created_at=later)
+
+    figures = await report(sessions)
+
+    assert figures["bot_recontact"] == {"customers_answered": 2, "recontacted": 1, "rate": 0.5}
+    assert figures["one_touch"] == {"closed_by_agents": 2, "one_touch": 1, "rate": 0.5}
