@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.outbox_backlog
 	$(BIN)/python -m benchmarks.unanswered
 	$(BIN)/python -m benchmarks.daily_report
+	$(BIN)/python -m benchmarks.dashboard
 	$(BIN)/python -m benchmarks.agent_events
 	$(BIN)/python -m benchmarks.http_client
 	$(BIN)/python -m benchmarks.cpu_budget

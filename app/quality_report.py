@@ -45,7 +45,7 @@ from sqlalchemy.orm import aliased
 
 from app.decisions import carried_faq_entry, of_decision, per_customer_message
 from app.metrics import FIRST_RESPONSE_TARGET_SECONDS
-from app.ops_stats import CHINA, Window, count_by_key, read_chats, read_turns, share, summarise
+from app.ops_stats import CHINA, Window, count_by_key, read_turns, read_waits, share, summarise
 from app.quality import agent_view, agents_by_id, day_bounds, review_averages
 from app.store.sql_functions import epoch_ms
 from app.store.tables import Conversation, ConversationState, Message, StateTransition, UTCDateTime, utcnow
@@ -82,7 +82,7 @@ async def daily_report(session: AsyncSession, day: date, *, now: datetime | None
     now = now or utcnow()
     period = {"start": start, "end": end}
     hours = Window(start, timedelta(hours=1), 24, end)
-    figures = summarise(hours, await read_turns(session, hours), await read_chats(session, start, end))
+    figures = summarise(hours, await read_turns(session, hours), await read_waits(session, hours))
     totals = figures["totals"]
     closes = [AgentClose(*row) for row in await session.execute(_AGENT_CLOSES, period)]
     closed = (await session.execute(_CLOSED, period)).all()  # (disposition, satisfaction, count)

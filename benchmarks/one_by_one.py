@@ -1,12 +1,14 @@
 """The ops views' figures as kefu worked them out before the database did: every row read one by one.
 
-The baselines of benchmarks/unanswered.py and benchmarks/daily_report.py, kept here as they were in
-app/ up to 785e0af, so each benchmark runs the old way and the new one in the same
-process, on the same store, and checks that both find the same.
+The baselines of benchmarks/unanswered.py, benchmarks/daily_report.py and benchmarks/dashboard.py,
+kept here as they were in app/ up to 785e0af (the waits: e9d67c9), so each benchmark runs the old
+way and the new one in the same process, on the same store, and checks that both find the same.
 """
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -19,7 +21,21 @@ from sqlalchemy.orm import aliased
 
 from app.decisions import BOT_ACTIONS, replies_of
 from app.metrics import FIRST_RESPONSE_TARGET_SECONDS
-from app.ops_stats import CHINA, Chat, Turns, Window, share, summarise
+from app.ops_stats import (
+    CHINA,
+    FIRST_RESPONSE,
+    QUEUE_WAIT,
+    TODAY,
+    TOTAL,
+    Range,
+    Spread,
+    Turns,
+    Waits,
+    Window,
+    read_turns,
+    share,
+    summarise,
+)
 from app.quality import agent_view, agents_by_id, day_bounds, review_averages
 from app.quality_report import LEVELS, RECONTACT_WINDOW
 from app.store.tables import Conversation, ConversationState, Message, StateTransition, utcnow
@@ -103,7 +119,7 @@ async def daily_report(session: AsyncSession, day: date, *, now: datetime | None
     moved = await _left_an_agent(session, start, end)
     ones = _one_touch(closed, chats, moved)
     hours = Window(start, timedelta(hours=1), 24, end)
-    figures = summarise(hours, count_turns(hours, turns), [_chat(c) for c in chats])
+    figures = summarise(hours, count_turns(hours, turns), waits_of(hours, [_chat(c) for c in chats]))
     totals = figures["totals"]
     by_agent = await _agents(session, closed, ones, start, end)
     return {
@@ -160,6 +176,60 @@ async def _left_an_agent(session: AsyncSession, start: datetime, end: datetime) 
         )
     )
     return set(rows)
+
+
+async def read_stats(session: AsyncSession, range_: Range, *, now: datetime | None = None) -> dict:
+    """The dashboard's figures with the chats handed off or rated in the window read one row each."""
+    window = Window.of(range_, now or utcnow())
+    turns = await read_turns(session, window)
+    queued = Conversation.queued_at.between(window.first, window.end)
+    rated = Conversation.closed_at.between(window.first, window.end) & Conversation.satisfaction.is_not(None)
+    columns = (Conversation.queued_at, Conversation.assigned_at, Conversation.first_agent_reply_at)
+    columns += (Conversation.ticket, Conversation.closed_at, Conversation.satisfaction)
+    chats = [Chat(*row) for row in (await session.execute(select(*columns).where(or_(queued, rated)))).all()]
+    waits = waits_of(window, chats)
+    return summarise(window, turns, waits) | {
+        "range": range_,
+        "scanned": {"messages": sum(t.count for t in turns), "conversations": waits.handed_off},
+    }
+
+
+@dataclass(frozen=True)
+class Chat:
+    queued_at: datetime | None
+    assigned_at: datetime | None
+    first_agent_reply_at: datetime | None
+    ticket: bool
+    closed_at: datetime | None
+    satisfaction: int | None
+
+
+def waits_of(window: Window, chats: list[Chat]) -> Waits:
+    """Each group's waits and ratings worked out in Python from the chats' rows."""
+    values: dict[tuple[str, int], list[int]] = defaultdict(list)
+    ratings: dict[int, list[int]] = defaultdict(list)
+
+    def groups(at: datetime | None) -> list[int]:
+        number = window.index(at) if at is not None else None
+        return [] if number is None else [number, TOTAL, *([TODAY] if number >= window.today_from else [])]
+
+    for chat in chats:
+        for group in groups(chat.queued_at if not chat.ticket else None):
+            for measure, done in ((QUEUE_WAIT, chat.assigned_at), (FIRST_RESPONSE, chat.first_agent_reply_at)):
+                if done is not None:
+                    values[(measure, group)].append(round((done - chat.queued_at).total_seconds() * 1000))
+        for group in groups(chat.closed_at if chat.satisfaction is not None else None):
+            ratings[group].append(chat.satisfaction)
+    handed_off = sum(c.queued_at is not None and window.index(c.queued_at) is not None for c in chats)
+    spreads = {key: _spread(ms) for key, ms in values.items()}
+    return Waits(spreads, {group: (len(r), sum(r)) for group, r in ratings.items()}, handed_off)
+
+
+def _spread(ms: list[int]) -> Spread:
+    ordered = sorted(ms)
+    p90 = ordered[math.ceil(0.9 * len(ordered)) - 1]
+    within = sum(value <= FIRST_RESPONSE_TARGET_SECONDS * 1000 for value in ordered)
+    return Spread(len(ordered), statistics.fmean(ordered), statistics.median(ordered), p90, within)
 
 
 def _chat(conversation: Conversation) -> Chat:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import random
+import statistics
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -143,3 +146,39 @@ def test_the_window_is_china_time_whatever_the_clock_zone():
     assert window.label(23) == "00:00"
     assert window.index(datetime(2024, 5, 11, 16, 59, tzinfo=ZoneInfo("UTC"))) == 23
     assert window.index(datetime(2024, 5, 10, 16, 59, tzinfo=ZoneInfo("UTC"))) is None
+
+
+def nearest_rank_p90(values: list[float]) -> float:
+    return sorted(values)[math.ceil(0.9 * len(values)) - 1]
+
+
+@pytest.mark.parametrize("chats", [1, 2, 10, 11, 37])
+async def test_waits_are_the_mean_median_and_nearest_rank_p90_of_each_group(sessions, chats):
+    """The database ranks the waits; the figures are those Python's statistics give on the same waits."""
+    rng = random.Random(chats)
+    waits, firsts, today = [], [], []
+    async with sessions.begin() as s:
+        for number in range(chats):
+            days_ago = rng.choice((0, 0, 1))  # in the window: yesterday from 15:00, today to 14:30
+            queued = at(
+                rng.choice((16, 20) if days_ago else (9, 13)), rng.randrange(60), rng.randrange(60), days_ago=days_ago
+            )
+            wait, first = rng.randrange(500, 90_000) / 1000, rng.randrange(1_000, 120_000) / 1000  # whole ms
+            assigned, replied = queued + timedelta(seconds=wait), queued + timedelta(seconds=wait + first)
+            conversation(s, f"w{number}", queued_at=queued, assigned_at=assigned, first_agent_reply_at=replied)
+            waits.append(wait)
+            firsts.append(wait + first)
+            if queued.date() == NOW.date():
+                today.append(wait)
+
+    figures = await stats(sessions, "24h")
+
+    totals, spread = figures["totals"], {"count": len(waits)}
+    spread |= {"average": round(statistics.fmean(waits), 1), "median": round(statistics.median(waits), 1)}
+    assert totals["queue_wait"] == spread | {"p90": round(nearest_rank_p90(waits), 1)}
+    first = totals["first_response"]
+    assert (first["median"], first["p90"]) == (round(statistics.median(firsts), 1), round(nearest_rank_p90(firsts), 1))
+    assert first["within_target"] == sum(seconds <= 30 for seconds in firsts)
+    assert figures["today"]["queue_wait"]["count"] == len(today)
+    if today:
+        assert figures["today"]["queue_wait"]["median"] == round(statistics.median(today), 1)
