@@ -26,9 +26,9 @@ is `complete` only once D+1 has ended; before that it is provisional.
   reviews of conversations closed in D, whenever the review was made.
 
 The database does the counting (a promotion day has millions of messages and conversations, and the
-API serves the report from the event loop that serves webhooks). Rows come back one per hour and
-outcome (app/ops_stats.py), one per chat handed off or rated in D, one per chat an agent closed in
-D, and a few counts; nothing else is read one conversation or message at a time.
+API serves the report from the event loop that serves webhooks). Rows come back as the dashboard's
+(app/ops_stats.py: one per hour and outcome, a few per hour for the waits and ratings), one per chat
+an agent closed in D, and a few counts; nothing else is read one conversation or message at a time.
 """
 
 from __future__ import annotations
