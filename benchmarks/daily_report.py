@@ -22,13 +22,11 @@ import argparse
 import asyncio
 import platform
 import random
-import statistics
 import subprocess
 import tempfile
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import uvloop
@@ -41,6 +39,7 @@ from app.store.database import session_factory
 from app.store.migrate import upgrade
 from app.store.tables import Agent, Conversation, Message, QualityReview, StateTransition
 from benchmarks import one_by_one
+from benchmarks.loop_cost import HEADER, row, timed
 from benchmarks.results_file import publish
 from routing.rules import IDLE_DISPOSITION
 
@@ -169,20 +168,6 @@ def seed(db: Path, messages: int) -> int:
     return stored
 
 
-Report = Callable[..., Awaitable[dict]]
-
-
-async def timed(sessions, make: Report, now: datetime, rounds: int) -> tuple[float, float, dict]:
-    threads, walls, figures = [], [], {}
-    for _ in range(rounds):
-        thread, wall = time.thread_time(), time.perf_counter()
-        async with sessions() as session:
-            figures = await make(session, DAY, now=now)
-        threads.append(time.thread_time() - thread)
-        walls.append(time.perf_counter() - wall)
-    return statistics.median(threads), statistics.median(walls), figures
-
-
 async def measure(args) -> tuple[int, list[tuple[str, float, float, dict]]]:
     with tempfile.TemporaryDirectory(prefix="kefu-daily-report-") as folder:
         db = Path(folder) / "kefu.db"
@@ -196,7 +181,10 @@ async def measure(args) -> tuple[int, list[tuple[str, float, float, dict]]]:
             "counted by the database (app/quality_report.py)": daily_report,
         }
         try:
-            return stored, [(name, *await timed(sessions, make, now, args.rounds)) for name, make in ways.items()]
+            rows = []
+            for name, make in ways.items():
+                rows.append((name, *await timed(sessions, partial(make, day=DAY, now=now), args.rounds)))
+            return stored, rows
         finally:
             await engine.dispose()
 
@@ -204,7 +192,6 @@ async def measure(args) -> tuple[int, list[tuple[str, float, float, dict]]]:
 def report(stored: int, rows: list[tuple], args) -> str:
     revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     figures = rows[-1][3]
-    base_thread, base_wall = rows[0][1], rows[0][2]
     lines = [
         "# The daily report (日报): the event loop's cost",
         "",
@@ -217,11 +204,9 @@ def report(stored: int, rows: list[tuple], args) -> str:
         f" median of {args.rounds} rounds",
         "- both reports were equal, figure for figure",
         "",
-        "| how | event loop's thread s | ÷ baseline | wall s | ÷ baseline |",
-        "|---|---|---|---|---|",
+        *HEADER,
+        *(row(name, thread, wall, rows[0][1:3]) for name, thread, wall, _ in rows),
     ]
-    for name, thread, wall, _ in rows:
-        lines.append(f"| {name} | {thread:.3f} | {thread / base_thread:.2f} | {wall:.3f} | {wall / base_wall:.2f} |")
     return "\n".join(lines) + "\n"
 
 

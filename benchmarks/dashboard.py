@@ -22,12 +22,11 @@ import argparse
 import asyncio
 import platform
 import random
-import statistics
 import subprocess
 import tempfile
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import uvloop
@@ -39,6 +38,7 @@ from app.store.database import session_factory
 from app.store.migrate import upgrade
 from app.store.tables import Conversation
 from benchmarks import one_by_one
+from benchmarks.loop_cost import HEADER, row, timed
 from benchmarks.results_file import publish
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,17 +72,6 @@ def seed(db: Path, handoffs: int, now: datetime) -> None:
     engine.dispose()
 
 
-async def timed(sessions, read, now: datetime, rounds: int) -> tuple[float, float, dict]:
-    threads, walls, figures = [], [], {}
-    for _ in range(rounds):
-        thread, wall = time.thread_time(), time.perf_counter()
-        async with sessions() as session:
-            figures = await read(session, "24h", now=now)
-        threads.append(time.thread_time() - thread)
-        walls.append(time.perf_counter() - wall)
-    return statistics.median(threads), statistics.median(walls), figures
-
-
 async def measure(args) -> list[tuple[str, float, float, dict]]:
     with tempfile.TemporaryDirectory(prefix="kefu-dashboard-") as folder:
         db, now = Path(folder) / "kefu.db", datetime.now(UTC)
@@ -96,7 +85,10 @@ async def measure(args) -> list[tuple[str, float, float, dict]]:
             "ranked by the database (app/ops_stats.py)": read_stats,
         }
         try:
-            return [(name, *await timed(sessions, read, now, args.rounds)) for name, read in ways.items()]
+            return [
+                (name, *await timed(sessions, partial(read, range_="24h", now=now), args.rounds))
+                for name, read in ways.items()
+            ]
         finally:
             await engine.dispose()
 
@@ -104,7 +96,6 @@ async def measure(args) -> list[tuple[str, float, float, dict]]:
 def report(rows: list[tuple], args) -> str:
     revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     totals = rows[-1][3]["totals"]
-    base_thread, base_wall = rows[0][1], rows[0][2]
     lines = [
         "# The ops dashboard's waits on a promotion day: the event loop's cost",
         "",
@@ -117,11 +108,9 @@ def report(rows: list[tuple], args) -> str:
         f" median of {args.rounds} rounds",
         "- both ways gave the same figures",
         "",
-        "| how | event loop's thread s | ÷ baseline | wall s | ÷ baseline |",
-        "|---|---|---|---|---|",
+        *HEADER,
+        *(row(name, thread, wall, rows[0][1:3]) for name, thread, wall, _ in rows),
     ]
-    for name, thread, wall, _ in rows:
-        lines.append(f"| {name} | {thread:.3f} | {thread / base_thread:.2f} | {wall:.3f} | {wall / base_wall:.2f} |")
     return "\n".join(lines) + "\n"
 
 

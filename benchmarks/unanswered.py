@@ -23,12 +23,9 @@ import argparse
 import asyncio
 import platform
 import random
-import statistics
 import subprocess
 import tempfile
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,6 +40,7 @@ from app.store.database import create_engine as create_async_engine
 from app.store.database import session_factory
 from app.store.migrate import upgrade
 from app.store.tables import Conversation, Message
+from benchmarks.loop_cost import timed
 from benchmarks.one_by_one import customer_turns
 from benchmarks.results_file import publish
 
@@ -108,17 +106,6 @@ async def one_by_one(session, start: datetime, end: datetime, read: Reader) -> l
     return cluster([(t.text, t.at) for t in gaps], read)
 
 
-async def timed(sessions, find: Callable[..., Awaitable[list]], start, end, read, rounds: int) -> tuple:
-    threads, walls, found = [], [], []
-    for _ in range(rounds):
-        thread, wall = time.thread_time(), time.perf_counter()
-        async with sessions() as session:
-            found = await find(session, start, end, read)
-        threads.append(time.thread_time() - thread)
-        walls.append(time.perf_counter() - wall)
-    return statistics.median(threads), statistics.median(walls), sum(g.count for g in found), len(found)
-
-
 async def measure(args) -> list[tuple]:
     with tempfile.TemporaryDirectory(prefix="kefu-unanswered-") as folder:
         db, now = Path(folder) / "kefu.db", datetime.now(UTC)
@@ -133,7 +120,11 @@ async def measure(args) -> list[tuple]:
             "told apart by the database (app/gaps.py)": find_gaps,
         }
         try:
-            return [(name, *await timed(sessions, find, start, now, read, args.rounds)) for name, find in ways.items()]
+            rows = []
+            for name, find in ways.items():
+                thread, wall, found = await timed(sessions, lambda s, find=find: find(s, start, now, read), args.rounds)
+                rows.append((name, thread, wall, sum(g.count for g in found), len(found)))
+            return rows
         finally:
             await engine.dispose()
 
