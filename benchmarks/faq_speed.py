@@ -108,7 +108,7 @@ def stage_times(index: SearchIndex, q: str) -> tuple[int, int, int, int]:
 
     The public API has no per-stage hooks, so this repeats SearchIndex.parse and SearchIndex.search
     step by step through their private parts (keep in step with faq/index.py): retrieve is
-    `_lexical_scores` plus the exclusion and `_best`, refine is `_refine` over the top-k."""
+    `_lexical_scores` and `_best`, refine is `_refine` over the top-k and `_scored`."""
     tok, limit = index.tokeniser, max(Thresholds().suggestions, 2)
     t0 = perf_counter_ns()
     normalised = normalise(q)
@@ -116,13 +116,11 @@ def stage_times(index: SearchIndex, q: str) -> tuple[int, int, int, int]:
     corrected = tok.correct(normalised.text)
     query = Query(corrected, frozenset(tok.terms(corrected)), normalised)
     t2 = perf_counter_ns()
-    scores = index._lexical_scores(query)
-    scores[[]] = 0.0  # no excluded entries here; kept so the step costs what search's does
-    ranked = index._best(scores, limit)
+    ranked = index._best(index._lexical_scores(query), limit)  # no excluded entries here
     t3 = perf_counter_ns()
-    refined = [index._refine(query, n, float(scores[n])) for n in ranked]
-    refined.sort(key=lambda s: s.score, reverse=True)
-    _ = [s for s in refined if s.score > 0][:limit]
+    refined = index._refine(query, *ranked, limit)
+    refined.sort(key=lambda r: r[0], reverse=True)
+    _ = [index._scored(query, *r) for r in refined[:limit] if r[0] > 0]
     return t1 - t0, t2 - t1, t3 - t2, perf_counter_ns() - t3
 
 

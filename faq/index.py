@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from scipy import sparse
 
 from faq.homophones import SoundAlike
@@ -36,6 +36,8 @@ QUESTION_WORDS = frozenset(
     "怎么 怎样 怎么办 如何 什么 为什么 为啥 咋 咋办 多久 多少 几天 几号 "
     "哪里 哪儿 哪 哪个 哪些 谁 是否 有没有 能否".split()
 )
+SMALL = 256  # entries with a score, at most, that `_best` orders in Python rather than numpy
+Refined = tuple[float, int, int]  # (score, entry's number, its closest question's number)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class SearchIndex:
         self.entries = list(entries)
         self._sounds: SoundAlike | None = None
         self._questions = [[self.parse(q) for q in e.questions] for e in self.entries]
+        self._question_texts = [[q.text for q in parsed] for parsed in self._questions]
+        self._questions_with = [_questions_with(parsed) for parsed in self._questions]
         self._number = {e.id: n for n, e in enumerate(self.entries)}
         answers: dict[str, frozenset[str]] = {}  # many entries may share one answer text
         self._terms = [self._fields(n, e, answers) for n, e in enumerate(self.entries)]  # questions, keywords, answer
@@ -98,29 +102,39 @@ class SearchIndex:
         if not self.entries or not query.text:
             return []
         scores = self._lexical_scores(query)
-        scores[[self._number[i] for i in exclude if i in self._number]] = 0.0
-        refined = [self._refine(query, n, float(scores[n])) for n in self._best(scores, limit)]
-        refined.sort(key=lambda s: s.score, reverse=True)
-        return [s for s in refined if s.score > 0][:limit]
+        if exclude:
+            scores[[self._number[i] for i in exclude if i in self._number]] = 0.0
+        refined = self._refine(query, *self._best(scores, limit), limit)
+        refined.sort(key=lambda r: r[0], reverse=True)
+        return [self._scored(query, *r) for r in refined[:limit] if r[0] > 0]
 
-    def _best(self, scores: np.ndarray, limit: int) -> list[int]:
-        """The entries worth refining, best first.
+    def _best(self, scores: np.ndarray, limit: int) -> tuple[list[int], list[float]]:
+        """The entries worth refining and their scores, best first (ties in the entries' order).
 
         Only the top few are wanted, but a common word can give most of a big base a score: so look
         first among the entries scoring over half the best (enough of them hold the top few), and
         widen only if too few do. Selecting among all 100k is many times slower (numpy's
-        partition is slow with the many ties small integer-like scores make)."""
+        partition is slow with the many ties small integer-like scores make). A query usually
+        scores a few entries only: those are ordered in Python, cheaper than numpy on a handful."""
         count = max(self.weights.refine, limit)
-        best = scores.max(initial=0.0)
-        if best <= 0:
-            return []
+        if np.count_nonzero(scores) <= SMALL:
+            scored = np.flatnonzero(scores).tolist()
+            found = scores[scored].tolist()
+            best = max(found, default=0.0)
+            ranked = [(n, s) for n, s in zip(scored, found, strict=True) if s > best * 0.5]
+            if len(ranked) < count:
+                ranked = list(zip(scored, found, strict=True))
+            ranked.sort(key=lambda pair: pair[1], reverse=True)
+            return [n for n, _ in ranked[:count]], [s for _, s in ranked[:count]]
+        best = scores.max()
         for share in (0.5, 0.0):
             candidates = np.flatnonzero(scores > best * share)
             if len(candidates) >= count:
                 break
         count = min(count, len(candidates))
         top = candidates[np.argpartition(-scores[candidates], count - 1)[:count]]
-        return [int(n) for n in top[np.argsort(-scores[top])]]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return top.tolist(), scores[top].tolist()
 
     def _lexical_scores(self, query: Query) -> np.ndarray:
         columns = [self._vocabulary[t] for t in query.terms if t in self._vocabulary]
@@ -133,24 +147,48 @@ class SearchIndex:
         values = np.concatenate([matrix.data[starts[c] : starts[c + 1]] for c in columns])
         return np.bincount(rows, weights=values, minlength=len(self.entries)) / best_case
 
-    def _refine(self, query: Query, number: int, lexical: float) -> Scored:
-        """Add string similarity and say which question and words matched."""
-        entry = self.entries[number]
-        questions = self._questions[number]
-        ratios = [fuzz.ratio(query.text, q.text) / 100 for q in questions]
-        totals = self._question_weights[number]
-        covers = [self._cover(query, q, total) for q, total in zip(questions, totals, strict=True)]
-        closest = max(range(len(questions)), key=lambda i: (covers[i], ratios[i]))
-        w = self.weights.question_cover
-        score = lexical * (1 - w + w * covers[closest])
-        ratio = max(ratios)
-        score = max(score, ratio if ratio >= self.weights.fuzzy_floor else 0.0)
-        matched = query.terms & self._known[number]
-        return Scored(entry, round(min(score, 1.0), 4), entry.questions[closest], tuple(sorted(matched)))
+    def _refine(self, query: Query, numbers: list[int], lexical: list[float], limit: int) -> list[Refined]:
+        """Those of `numbers` (best lexical first) that can be among the `limit` best, scored: the
+        lexical score scaled by how much of the closest question the query covers, or the best
+        string ratio if that is at least `fuzzy_floor`.
 
-    def _cover(self, query: Query, question: Query, total: float) -> float:
-        """The share of a question's weight (`total`) the query contains: a question is one topic."""
-        return self._total(query.terms & question.terms) / total if total else 0.0
+        This runs for every message. The candidates' questions are compared in one rapidfuzz call;
+        an entry whose best possible score (its lexical score, or its ratio) cannot beat the `limit`
+        best so far is not scored: it would sort after them, since ties keep the lexical order."""
+        if not numbers:
+            return []
+        texts = [text for n in numbers for text in self._question_texts[n]]
+        ratios = (process.cdist([query.text], texts, scorer=fuzz.ratio, dtype=np.float64)[0] / 100).tolist()
+        weights = [(term, self._idf[term]) for term in query.terms if term in self._idf]
+        w, floor = self.weights.question_cover, self.weights.fuzzy_floor
+        refined: list[Refined] = []
+        start = 0
+        for n, score in zip(numbers, lexical, strict=True):
+            totals = self._question_weights[n]
+            own = ratios[start : start + len(totals)]
+            start += len(totals)
+            ratio = max(own)
+            ratio = ratio if ratio >= floor else 0.0
+            if len(refined) >= limit and _rounded(max(score, ratio)) <= sorted(r[0] for r in refined)[-limit]:
+                continue
+            covered: dict[int, float] = {}  # the query's weight in each question it shares a term with
+            questions_with = self._questions_with[n]
+            for term, weight in weights:
+                for i in questions_with.get(term, ()):
+                    covered[i] = covered.get(i, 0.0) + weight
+            # The question covered most, then closest as a string, then first. Rounded, so questions
+            # the query covers alike tie whatever order the weights were added in.
+            covers = {i: round(weight / totals[i], 9) for i, weight in covered.items()}
+            closest = max(covers or range(len(totals)), key=lambda i: (covers.get(i, 0.0), own[i], -i))
+            cover = covers.get(closest, 0.0)
+            refined.append((_rounded(max(score * (1 - w + w * cover), ratio)), n, closest))
+        return refined
+
+    def _scored(self, query: Query, score: float, number: int, closest: int) -> Scored:
+        """A refined entry as the matcher reads it: which question and words matched."""
+        entry = self.entries[number]
+        matched = query.terms & self._known[number]
+        return Scored(entry, score, entry.questions[closest], tuple(sorted(matched)))
 
     def _total(self, terms: Iterable[str]) -> float:
         return sum(self._weight(t) for t in terms)
@@ -196,3 +234,16 @@ class SearchIndex:
                 values.append(self._idf[term] * self._saturate(frequency))
         shape = (len(fields), max(len(self._vocabulary), 1))
         return sparse.csc_matrix((values, (rows, cols)), shape=shape, dtype=np.float64)
+
+
+def _questions_with(questions: list[Query]) -> dict[str, tuple[int, ...]]:
+    """Each term of an entry's questions, with the numbers of the questions that have it."""
+    found: dict[str, list[int]] = {}
+    for i, question in enumerate(questions):
+        for term in question.terms:
+            found.setdefault(term, []).append(i)
+    return {term: tuple(numbers) for term, numbers in found.items()}
+
+
+def _rounded(score: float) -> float:
+    return round(min(score, 1.0), 4)

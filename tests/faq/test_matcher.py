@@ -151,3 +151,20 @@ def test_single_characters_alone_are_too_little_to_answer_on():
         result = match(query, kb)
         assert result.decision != "answer", query
     assert match("找人工客服", kb).decision == "answer"
+
+
+def test_entries_that_score_alike_come_in_the_files_order():
+    """The order of equal scores decides the runner-up and the suggestions: the same in every run."""
+    entries = [Entry(f"e{n}", ("运费险怎么用",), "见说明") for n in range(40)]
+
+    for order in (entries, entries[::-1]):
+        result = match("运费险", build(*order))
+        assert len({c.score for c in result.candidates}) == 1
+        assert ids(result) == [e.id for e in order[: len(result.candidates)]]
+
+
+def test_the_closest_question_is_the_one_the_message_covers_most_then_the_nearest_string():
+    entry = Entry("shipping", ("发货时间是多久", "多久发货", "什么时候发货呀"), "48小时内发货")
+
+    assert match("什么时候发货", build(entry)).best.question == "什么时候发货呀"
+    assert match("多久能发货", build(entry)).best.question == "多久发货"
