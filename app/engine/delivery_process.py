@@ -30,6 +30,7 @@ from prometheus_client import Counter
 from pydantic import SecretBytes, SecretStr, ValidationError
 
 from app import metrics
+from app.collector import long_lived_process
 from app.engine.outbox import Outbox
 from app.http_client import http_client
 from app.platforms import configured_adapters
@@ -182,8 +183,9 @@ async def _child() -> None:
     reporting = asyncio.create_task(_report_every(report))
     outbox.start()
     try:
-        while await stdin.readline():  # b"" at the end of input
-            outbox.wake()
+        with long_lived_process():  # as the service's (app/main.py)
+            while await stdin.readline():  # b"" at the end of input
+                outbox.wake()
     finally:
         await outbox.drain(settings.engine.drain_seconds)
         reporting.cancel()
