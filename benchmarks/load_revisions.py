@@ -98,6 +98,7 @@ async def run(args) -> str:
                         folder = workdir / f"{rate}-{number}-{n}"
                         result = await one_round(tree, folder, receiver, secret, rate, args)
                         results.setdefault((rate, name), []).append(result)
+                        print(f"  {name}: {result}", flush=True)
         finally:
             await receiver.stop()
             subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=False)
@@ -114,8 +115,8 @@ def report(results: dict[tuple[int, str], list[Round]], names: list[str], args) 
         " one instance on SQLite, settings as in load.md",
         "- each cell: the median over the rounds; replied/s counts replies that reached the callback within the phase",
         "",
-        "| offered msg/s | revision | replied/s | e2e p50 / p99 ms |",
-        "|---|---|---|---|",
+        "| offered msg/s | revision | replied/s | e2e p50 / p99 ms | each round's p99 ms |",
+        "|---|---|---|---|---|",
     ]
     for rate in args.rates:
         for name in names:
@@ -123,7 +124,8 @@ def report(results: dict[tuple[int, str], list[Round]], names: list[str], args) 
             replied = statistics.median(r.replied_per_second for r in rounds)
             p50 = statistics.median(r.e2e_p50 for r in rounds)
             p99 = statistics.median(r.e2e_p99 for r in rounds)
-            lines.append(f"| {rate} | {name} | {replied:,.0f} | {p50:,.0f} / {p99:,.0f} |")
+            each = ", ".join(f"{r.e2e_p99:,.0f}" for r in rounds)
+            lines.append(f"| {rate} | {name} | {replied:,.0f} | {p50:,.0f} / {p99:,.0f} | {each} |")
     return "\n".join(lines) + "\n"
 
 
