@@ -30,9 +30,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
+from async_lru import alru_cache
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -48,7 +49,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from app.decisions import carried_faq_entry, of_decision, per_customer_message
@@ -184,6 +185,23 @@ class Turns:
     handoff_queue: str | None
     handoff_level: str | None
     reason: str | None  # the rule of the decision's first reason: faq:none, emotion:angry, …
+
+
+class SharedFigures:
+    """The figures of each range, read at most once per `seconds` however many ops pages ask.
+
+    Every open ops page asks each minute, and on a promotion day one reading costs the database
+    about a second and a half of CPU (benchmarks/results/dashboard.md): with a few pages open that
+    is a core's worth taken from the conversations. Pages asking during a reading share it
+    (alru_cache shields it, and does not keep a failure)."""
+
+    def __init__(self, reports: async_sessionmaker, seconds: float) -> None:
+        self._reports = reports
+        self.read = alru_cache(maxsize=len(get_args(Range)), ttl=seconds)(self._read) if seconds else self._read
+
+    async def _read(self, range_: Range) -> dict:
+        async with self._reports() as session:
+            return await read_stats(session, range_)
 
 
 async def read_stats(session: AsyncSession, range_: Range, *, now: datetime | None = None) -> dict:

@@ -35,6 +35,7 @@ from app.knowledge import Routing, build_knowledge_base, build_routing
 from app.live import LiveHub
 from app.live_files import LiveFiles
 from app.metrics import StoreGauges
+from app.ops_stats import SharedFigures
 from app.platforms import configured_adapters
 from app.rate_limits import WebhookLimits
 from app.settings import DEFAULT_RULES_FILE, Settings
@@ -69,6 +70,7 @@ class Services:
     puller: Puller  # reads platforms whose callbacks only say "pull" (WeCom KF)
     handoffs: PlatformHandoffs  # tells platforms of a handoff once committed
     alerts: FeishuAlerts | None  # L3 escalations posted to a staff Feishu group, when configured
+    ops_figures: SharedFigures  # the dashboard's figures, read once for the pages that ask together
     deliver: Callable[[OutboundMessage], None]  # after a commit: wake the outbox, push to open widgets
     routing_now: Callable[[], Routing]  # the live rules, or the shipped ones if the configured never loaded
     sweeper: asyncio.Task | None = field(default=None, init=False)
@@ -78,6 +80,7 @@ class Services:
         db = create_engine(settings.database_url)
         sessions = session_factory(db)
         report_db = create_report_engine(settings.database_url, db)
+        reports = session_factory(report_db)
         http = http_client(settings.outbox.send_timeout_seconds)
         adapters = configured_adapters(settings, http)
         variables = {"shop_name": settings.shop_name}
@@ -117,7 +120,7 @@ class Services:
             db=db,
             sessions=sessions,
             report_db=report_db,
-            reports=session_factory(report_db),
+            reports=reports,
             http=http,
             adapters=adapters,
             faq=faq,
@@ -137,6 +140,7 @@ class Services:
             puller=puller,
             handoffs=handoffs,
             alerts=alerts,
+            ops_figures=SharedFigures(reports, settings.ops.figures_seconds),
             deliver=on_outbound,
             routing_now=live_routing,
         )

@@ -108,9 +108,11 @@ class LimitSettings(BaseModel):
 
 
 class OpsSettings(BaseModel):
-    """The ops API (FAQ checks, later dashboards): a bearer token; open in development when unset."""
+    """The ops API (FAQ checks, dashboards): a bearer token, open in development when unset; and how
+    old the dashboard's figures may be (0: read on every ask)."""
 
     token: SecretStr | None = None
+    figures_seconds: float = Field(default=30, ge=0)
 
 
 class EngineSettings(BaseModel):

@@ -12,7 +12,7 @@ from app import gaps_export
 from app.api.queues import queue_views
 from app.deps import OpsAuth, ServicesDep
 from app.gaps import Gap, find_gaps, parse_since, reader_for
-from app.ops_stats import CHINA, read_stats
+from app.ops_stats import CHINA
 from app.services import Services
 from app.store.tables import utcnow
 
@@ -25,9 +25,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @router.get("/stats")
 async def read_ops_stats(services: ServicesDep, range_: RangeQuery = "24h") -> dict:
-    """Per hour (24h) or per day (7d), China time: volume, answer rate, handoffs, waits, first response, ratings."""
-    async with services.reports() as session:
-        return await read_stats(session, range_)
+    """Per hour (24h) or per day (7d), China time: volume, answer rate, handoffs, waits, first response,
+    ratings; read at most every `ops.figures_seconds` (30 s), and shared by the pages that ask meanwhile."""
+    return await services.ops_figures.read(range_)
 
 
 @router.get("/queues")

@@ -9,8 +9,10 @@ from datetime import timedelta
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from app.main import create_app
+from app.ops_stats import SharedFigures, read_stats
 from app.settings import Settings
 from app.store.database import create_engine, session_factory
 from app.store.migrate import upgrade
@@ -83,3 +85,52 @@ def test_the_page_and_the_live_queues(client):
     queues = client.get("/api/ops/queues", headers=AUTH).json()
     assert {q["id"] for q in queues} >= {"presale", "complaints"}
     assert all(q["waiting"] == 0 for q in queues)
+
+
+class Reads:
+    """The SELECTs a database engine runs, counted as its driver sees them."""
+
+    def __init__(self, engine) -> None:
+        self.count = 0
+        event.listen(engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *args) -> None:
+        self.count += 1
+
+
+async def test_pages_asking_together_share_one_reading(database_url: str):
+    await asyncio.to_thread(upgrade, database_url)
+    await _fill(database_url)
+    engine = create_engine(database_url)
+    reads = Reads(engine)
+    await read_stats_once(engine)
+    one_reading, reads.count = reads.count, 0
+
+    figures = SharedFigures(session_factory(engine), seconds=30)
+    answers = await asyncio.gather(*(figures.read("24h") for _ in range(5)))
+
+    assert reads.count == one_reading
+    assert all(a == answers[0] for a in answers) and answers[0]["totals"]["messages"] == 4
+    await engine.dispose()
+
+
+async def test_figures_are_read_again_once_older_than_the_setting(database_url: str):
+    await asyncio.to_thread(upgrade, database_url)
+    await _fill(database_url)
+    engine = create_engine(database_url)
+    shared, fresh = SharedFigures(session_factory(engine), seconds=0.5), SharedFigures(session_factory(engine), 0)
+    assert (await shared.read("24h"))["totals"]["messages"] == 4
+
+    async with session_factory(engine).begin() as s:
+        turn(s, conversation(s, "late"), "能开发票吗", utcnow(), action="answer", faq_id="invoice")
+
+    assert (await shared.read("24h"))["totals"]["messages"] == 4  # half a second old at most
+    assert (await fresh.read("24h"))["totals"]["messages"] == 5
+    await asyncio.sleep(0.6)
+    assert (await shared.read("24h"))["totals"]["messages"] == 5
+    await engine.dispose()
+
+
+async def read_stats_once(engine) -> None:
+    async with session_factory(engine)() as session:
+        await read_stats(session, "24h")
