@@ -187,7 +187,9 @@ async def open_loop(
 
     At most `connections` requests are in flight; messages still waiting for a connection when the
     phase ends are not sent (counted in `unsent`), so a saturated server is not fed a backlog. With
-    several ports the messages go to each in turn and the connections are split between them."""
+    several ports the messages go to each in turn and the connections are split between them.
+    The requests are made before the phase starts: the generator shares the machine with what it
+    measures, and signing them as they go took about 4% of a core at 1,000 msg/s."""
     sent, phase_over, ports = Sent(), asyncio.Event(), _ports(port)
     pools = [asyncio.Queue() for _ in ports]
     for n in range(connections):
@@ -203,10 +205,12 @@ async def open_loop(
         finally:
             pool.put_nowait(connection)
 
-    start, count, tasks, total = time.perf_counter(), 0, set(), int(seconds * rate)
+    total = int(seconds * rate)
+    prepared = [messages.next() for _ in range(total)]  # built and signed before the clock starts: see below
+    start, count, tasks = time.perf_counter(), 0, set()
     while (now := time.perf_counter()) < start + seconds:
         while count < total and start + count / rate <= now:  # each message as soon as its time has come
-            task = asyncio.create_task(one(*messages.next(), start + count / rate, pools[count % len(pools)]))
+            task = asyncio.create_task(one(*prepared[count], start + count / rate, pools[count % len(pools)]))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             count += 1
