@@ -11,8 +11,9 @@ other helpers (a rating).
 
 The order keeps foreign keys whole: the flush (changes to existing rows), then new conversations,
 their transitions, the messages' processed marks and the replies, then the replies' outbox rows.
-On SQLite those statements and the COMMIT go to SQLite's thread in one trip: under load each trip
-waits its turn on a busy event loop, so a batch took as long as its number of trips.
+On SQLite those statements and the COMMIT run in one call (app/store/sqlite_statements.py): when
+each was a trip to SQLite's thread, under load each trip waited its turn on a busy event loop, and
+a batch took as long as its number of trips.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class BatchWrites:
     async def write(self, session: AsyncSession) -> None:
         """The batch's last statements, in the order that keeps foreign keys whole (see above).
 
-        On SQLite they go to its thread in one trip with the COMMIT (app/store/sqlite_statements.py):
+        On SQLite they run in one call with the COMMIT (app/store/sqlite_statements.py):
         nothing may follow them in the transaction; the session's own COMMIT then has nothing to do.
         """
         await session.flush()

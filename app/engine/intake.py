@@ -3,7 +3,7 @@
 Messages are written in batches (app/engine/group_commit.py): under load a transaction per
 message, the ack path's main cost, becomes one per batch. Each webhook still answers only after
 its own message is committed, so nothing is acknowledged that a crash could lose. On SQLite the
-batch goes to SQLite's thread in one trip (app/engine/intake_sqlite.py).
+batch is written and committed in one call (app/engine/intake_sqlite.py).
 
 Duplicates (a platform's retry, to this instance or another) are told apart by INSERT … ON
 CONFLICT DO NOTHING RETURNING: a message whose row is not returned was stored before. If a batch

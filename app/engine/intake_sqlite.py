@@ -1,11 +1,11 @@
-"""The intake's batch write on SQLite: the inserts and their COMMIT in one trip to SQLite's thread.
+"""The intake's batch write on SQLite: the inserts and their COMMIT in one call.
 
-Through a Core statement, a batch costs two trips to aiosqlite's thread (the statement, then
-COMMIT), and SQLAlchemy builds a multi-row statement and binds all nineteen columns of each row.
+Through a Core statement, a batch costs two rounds of SQLAlchemy's async machinery (the
+statement, then COMMIT), and SQLAlchemy builds a multi-row statement and binds all nineteen columns of each row.
 Here SQLAlchemy still writes the statement and converts the values, with the columns' own types,
 so the rows are the ones it would store; its transaction is still begun and committed (its events
-fire, its pool lends the connection), but the rows go in and are committed on the thread in one
-trip, and SQLAlchemy's COMMIT then finds nothing left to do (app/store/sqlite_statements.py).
+fire, its pool lends the connection), but the rows go in and are committed in one call, and
+SQLAlchemy's COMMIT then finds nothing left to do (app/store/sqlite_statements.py).
 benchmarks/results/intake_write.md: about a quarter to a third less CPU a message, all threads
 counted (80 → 60 µs at 25 messages a batch, the load benchmark's average while only storing).
 """
@@ -67,6 +67,6 @@ class SQLiteRows:
 
 
 def _insert_each(connection: sqlite3.Connection, sql: str, values: Sequence[tuple]) -> list[bool]:
-    """On SQLite's thread: each row inserted unless its key is stored (a retry, or twice in this batch)."""
+    """Each row inserted unless its key is stored (a retry, or twice in this batch)."""
     cursor = connection.cursor()
     return [cursor.execute(sql, row).fetchone() is not None for row in values]

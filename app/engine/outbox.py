@@ -169,8 +169,8 @@ async def _store_and_scan(
 ) -> Sequence[tuple]:
     """Mark the sent rows, then read the due ones (`scan`: the query's parameters; None reads none).
 
-    On SQLite both go to its thread in one trip with the COMMIT (app/store/sqlite_statements.py):
-    a pass runs after every burst of deliveries, and on a busy event loop each trip waits its turn.
+    On SQLite both run in one call with the COMMIT (app/store/sqlite_statements.py): a pass runs
+    after every burst of deliveries.
     """
     connection = await session.connection()
     if connection.dialect.name == "sqlite":

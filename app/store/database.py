@@ -1,7 +1,8 @@
 """The async engine and session factory; SQLite gets WAL and a single shared connection.
 
-SQLite runs on aiosqlite's thread through app/store/sqlite_thread.py: one trip to that thread
-per statement instead of four.
+SQLite's writing connection is called on the event loop's thread (app/store/sqlite_loop.py);
+the report engine's, for long reads, on aiosqlite's thread with one trip per statement instead
+of four (app/store/sqlite_thread.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from app.store import sqlite_thread
+from app.store import sqlite_loop, sqlite_thread
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -39,7 +40,7 @@ def _sqlite_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
     args, kwargs = address.get_dialect()().create_connect_args(address)  # what aiosqlite would get from the URL
     engine = create_async_engine(
         url,
-        async_creator=partial(sqlite_thread.connect, *args, **kwargs),
+        async_creator=partial((sqlite_thread if read_only else sqlite_loop).connect, *args, **kwargs),
         poolclass=AsyncAdaptedQueuePool,
         pool_size=1,
         max_overflow=0,
@@ -49,7 +50,8 @@ def _sqlite_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        pragmas = ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000", "foreign_keys=ON")
+        busy = 5000 if read_only else sqlite_loop.BUSY_TIMEOUT_MS  # a reader on its thread may wait longer
+        pragmas = ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={busy}", "foreign_keys=ON")
         for pragma in (*pragmas, "query_only=ON") if read_only else pragmas:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()

@@ -1,13 +1,13 @@
-"""Core statements written by SQLAlchemy, run as plain sqlite3 calls with their COMMIT in one trip.
+"""Core statements written by SQLAlchemy, run as plain sqlite3 calls with their COMMIT in one call.
 
-Through an AsyncSession every statement is a trip to SQLite's thread with its own set-up, and
-while the event loop is busy each trip waits its turn behind everything else ready to run: a
-batch of several statements is as slow as its number of trips. Here SQLAlchemy still compiles
+Through an AsyncSession every statement is a round of SQLAlchemy's async machinery with its own
+set-up (and, when SQLite ran on aiosqlite's thread, a trip there that waited its turn behind
+everything else ready to run on a busy event loop). Here SQLAlchemy still compiles
 each statement (once, "?" placeholders, exactly as it compiles it to execute it: `column_keys`
 are the rows' keys), fills the columns' Python-side defaults and converts every value with its
 column's own type, so the rows stored are the ones it would store; only the execution moves:
-all of a batch's statements and the COMMIT go to SQLite's thread together
-(app/store/sqlite_thread.py), and SQLAlchemy's own COMMIT then finds nothing left to do.
+all of a batch's statements and the COMMIT run in one call on the connection
+(app/store/sqlite_loop.py), and SQLAlchemy's own COMMIT then finds nothing left to do.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ async def write_and_commit(
 async def commit_in_one_trip(
     connection: AsyncConnection, write: Callable[..., T], *args: Any, statements: Sequence[str]
 ) -> T:
-    """`write(sqlite3_connection, *args)` then COMMIT on SQLite's thread; sqlite3's errors raised as
+    """`write(sqlite3_connection, *args)` then COMMIT, in one call; sqlite3's errors raised as
     SQLAlchemy raises them, naming `statements` (an OperationalError for a locked or full disk is an outage)."""
     driver = (await connection.get_raw_connection()).driver_connection
     try:

@@ -1,5 +1,8 @@
 """aiosqlite with one trip to its thread per statement, for SQLAlchemy's `sqlite+aiosqlite` dialect.
 
+The report engine's connection, for long reads, runs here; the writing connection makes the
+same calls on the event loop's thread (app/store/sqlite_loop.py's LoopConnection, a subclass).
+
 aiosqlite runs the sqlite3 connection in a thread and SQLAlchemy's adapter asks it four times
 per statement (make a cursor, execute, fetch the rows, close); every trip is a queue hand-off
 and a wake-up of the event loop, several times what SQLite itself spends on kefu's statements.
