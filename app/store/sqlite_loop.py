@@ -6,13 +6,13 @@ SQLite's own time. Through aiosqlite's thread each one waited far longer than it
 to the thread, Python's interpreter lock to win back from the busy event loop after every row,
 and a turn of that loop to see the result. At 1,000 msg/s a batch's write spent about 3 ms in
 those trips, and each webhook waited for the intake's and each reply for the engine's; called in
-place, e2e p50 fell from 52-74 to 20-49 ms and p99 from 141-197 to 78-143 ms in three alternating
-rounds, and at 1,200 msg/s p99 from 339-558 to 112-145 ms. The cost: SQLite's work no longer runs
-beside the event loop (about 6% more of that thread's CPU per message), and while SQLite waits
-for its file lock (held by the delivery process or a command for a moment), nothing else runs:
-BUSY_TIMEOUT_MS bounds that wait, after which the write fails as an outage (webhooks answer 503,
-the engine and the outbox retry later). Long reads (ops figures, reports) keep a connection on
-a thread of its own (app/store/database.py's report engine).
+place, the medians of five alternating rounds went from e2e p50 / p99 73 / 165 to 30 / 107 ms
+(benchmarks/results/load_revisions_sqlite_loop.md), and the process's CPU per message from 1,053
+to 853 µs (cpu_budget.md). The cost: SQLite's work no longer runs beside the event loop but on
+it, and while SQLite waits for its file lock (held by the delivery process or a command for a
+moment), nothing else runs: BUSY_TIMEOUT_MS bounds that wait, after which the write fails as an
+outage (webhooks answer 503, the engine and the outbox retry later). Long reads (ops figures,
+reports) keep a connection on a thread of their own (app/store/database.py's report engine).
 """
 
 from __future__ import annotations
