@@ -143,9 +143,9 @@ class CallbackReceiver:
     It shares the 2-core machine with kefu, so it does as little as it can while kefu is measured:
     a minimal HTTP/1.1 server (kefu's client sends each body with a Content-Length, one request at a
     time per connection) that notes each callback's arrival and raw bytes and answers 200. The
-    signatures are checked and the bodies parsed when the figures are read, after the phase:
-    through uvicorn and checked on arrival, the callbacks of a 1,000 msg/s phase took about a sixth
-    of a core from kefu.
+    signatures are checked and the bodies parsed when the figures are read, after the phase. With
+    the callbacks served by uvicorn and checked on arrival, and each request signed as it left,
+    generator and receiver took 21% of a core at 1,000 msg/s; now 12-15%.
     """
 
     def __init__(self, secret: str, port: int | None = None) -> None:

@@ -1,7 +1,8 @@
 """The intake's batch write on SQLite: the inserts and their COMMIT in one call.
 
 Through a Core statement, a batch costs two rounds of SQLAlchemy's async machinery (the
-statement, then COMMIT), and SQLAlchemy builds a multi-row statement and binds all nineteen columns of each row.
+statement, then COMMIT), and SQLAlchemy builds a multi-row statement and binds all nineteen
+columns of each row.
 Here SQLAlchemy still writes the statement and converts the values, with the columns' own types,
 so the rows are the ones it would store; its transaction is still begun and committed (its events
 fire, its pool lends the connection), but the rows go in and are committed in one call, and
