@@ -12,7 +12,9 @@ Per pass, the median of `--passes`: the event loop's thread CPU and the wall tim
 - an assignment pass with every agent full (the usual pass in a promotion),
 - one with a single free place (an agent closed a chat),
 - a timers tick with nobody due a wait notice, and one with 70 due (the line's notices spread
-  over their two-minute interval: about 70 a second with 10,000 waiting).
+  over their two-minute interval: about 70 a second with 10,000 waiting),
+- a tick with the whole line due at once (handed off in the same minute): kefu's, which tells
+  NOTICES_PER_TICK of them, and, in the same process, one telling them all, as ticks did before.
 The baseline, in the same process, is one read of the whole line (`waiting_chats`), which every
 pass and notice tick made before the line was ordered in SQL.
 """
@@ -34,6 +36,7 @@ from pathlib import Path
 import uvloop
 from sqlalchemy import insert, update
 
+from app.engine.timers import NOTICES_PER_TICK, QueueTimers
 from app.engine.waiting import waiting_chats
 from app.services import Services
 from app.settings import Settings
@@ -128,6 +131,12 @@ async def passes_timed(services: Services, chats: list[str], passes: int) -> dic
     async def notices_come_due() -> None:
         await execute(update(Conversation).where(Conversation.id.in_(rng.sample(chats, DUE))).values(notified_at=None))
 
+    async def all_come_due() -> None:  # handed off in the same minute, as in a promotion's first minutes
+        await execute(update(Conversation).where(Conversation.id.in_(chats)).values(notified_at=None))
+
+    services_timers = (services.sessions, services.routing_now, services.agent_events, services.deliver, assigner.poke)
+    telling_all = QueueTimers(*services_timers, notices_per_tick=len(chats))  # the tick before NOTICES_PER_TICK
+
     started = datetime.now(UTC)
     steps: dict[str, tuple[Step, Step | None, Step | None]] = {  # name: (timed, before it, after it)
         "whole line read (baseline)": (whole_line, None, None),
@@ -135,6 +144,12 @@ async def passes_timed(services: Services, chats: list[str], passes: int) -> dic
         "assignment pass, one free place": (assigner.assign_waiting, free_a_place, take_it_back),
         "timers tick, no notice due": (assigner.timers.run, None, None),
         f"timers tick, {DUE} notices due": (assigner.timers.run, notices_come_due, None),
+        f"timers tick, all due at once: {NOTICES_PER_TICK} told, the rest in the next ticks": (
+            assigner.timers.run,
+            all_come_due,
+            None,
+        ),
+        "timers tick, all due at once: all told in one tick (before)": (telling_all.run, all_come_due, None),
     }
     return {name: await timed(*step, passes=passes) for name, step in steps.items()}
 
@@ -163,8 +178,8 @@ def report(results: dict[int, dict[str, tuple[float, float]]], passes: int) -> s
         f"- date: {datetime.now(UTC):%Y-%m-%dT%H:%M}+00:00; revision {revision.stdout.strip() or 'unknown'}",
         f"- machine: {platform.platform()}, Python {platform.python_version()}; SQLite store, the shipped rules",
         f"- {AGENTS} online agents with every skill, {CAPACITY} chats each; median of {passes} passes;"
-        " ms of the event loop's thread (what every customer's message waits behind) and of the wall"
-        " (with SQLite's thread: its one connection is the engine's and the intake's too)",
+        " ms of the event loop's thread (what every customer's message waits behind; SQLite's writing"
+        " connection runs on it too) and of the wall",
         "",
         "| waiting | step | loop thread ms | wall ms | wall ÷ whole line read |",
         "|---|---|---|---|---|",

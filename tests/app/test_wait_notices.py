@@ -51,6 +51,26 @@ async def test_every_due_customer_is_told_their_place_in_one_transaction(store: 
     assert told == {"waiting-0", "waiting-1", "waiting-2", "told-just-now"}
 
 
+async def test_a_tick_tells_at_most_its_share_those_never_told_or_told_longest_ago_first(store: AsyncEngine) -> None:
+    sessions, now = session_factory(store), utcnow()
+    async with sessions.begin() as session:
+        busy_agent(session)
+        for name, told in (("told-3-min-ago", 3), ("never-told", None), ("told-5-min-ago", 5)):
+            notified = None if told is None else now - timedelta(minutes=told)
+            conversation(session, name, state=ConversationState.QUEUED, queue="presale", notified_at=notified,
+                         queued_at=now - timedelta(minutes=10))  # fmt: skip
+    sent = []
+    timers = QueueTimers(sessions, lambda: ROUTING, LiveHub(), sent.append, lambda: None, clock=lambda: now,
+                         notices_per_tick=2)  # fmt: skip
+
+    await timers.run()
+    first = sorted(notice.address.customer_id for notice in sent)
+    await timers.run()
+
+    assert first == ["never-told", "told-5-min-ago"]
+    assert [notice.address.customer_id for notice in sent[2:]] == ["told-3-min-ago"]  # the next tick
+
+
 async def test_the_first_in_line_hears_they_are_next(store: AsyncEngine) -> None:
     sessions, now = session_factory(store), utcnow()
     async with sessions.begin() as session:
