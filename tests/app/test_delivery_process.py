@@ -10,7 +10,8 @@ import sys
 from prometheus_client import REGISTRY
 
 from app import metrics
-from app.engine.delivery_process import CounterReport, add_counts, settings_line
+from app.engine.child_process import CounterReport, settings_line
+from app.engine.delivery_process import COUNTERS, add_report
 from app.settings import Settings
 
 
@@ -30,7 +31,7 @@ def test_the_child_rebuilds_the_same_settings_secrets_included(tmp_path):
 
 
 def test_a_report_carries_each_counters_increase_once():
-    report = CounterReport()
+    report = CounterReport(COUNTERS)
     report.take()  # what earlier tests counted in this process
     metrics.MESSAGES_OUT.labels("web", "bot").inc(3)
     metrics.DELIVERY_FAILURES.labels("web", "false").inc()
@@ -48,7 +49,7 @@ def test_the_service_adds_a_childs_report_to_its_counters():
     labels = {"channel": "telegram", "sender": "agent"}
     before = REGISTRY.get_sample_value("kefu_messages_out_total", labels) or 0.0
 
-    add_counts(json.dumps({"out": [[{"channel": "telegram", "sender": "agent"}, 2.0]]}).encode())
+    add_report(json.dumps({"out": [[{"channel": "telegram", "sender": "agent"}, 2.0]]}).encode())
 
     assert REGISTRY.get_sample_value("kefu_messages_out_total", labels) == before + 2
 
@@ -56,7 +57,7 @@ def test_the_service_adds_a_childs_report_to_its_counters():
 def test_a_line_that_is_not_a_report_is_logged_and_ignored(caplog):
     with caplog.at_level(logging.WARNING):
         for line in (b"Traceback (most recent call last):\n", b'{"unknown": []}\n', b'{"out": [[{"nope": 1}, 1]]}\n'):
-            add_counts(line)
+            add_report(line)
 
     assert len([r for r in caplog.records if "not a counter report" in r.message]) == 3
 
