@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache, partial
 from pathlib import Path
 
+from app.live_files import LiveFiles
+from app.settings import DEFAULT_RULES_FILE, Settings
 from faq.knowledge_base import KnowledgeBase
 from faq.lint import lint
 from faq.loader import FaqLoadError, load_knowledge_base
@@ -34,3 +38,25 @@ def build_routing(path: Path) -> Routing:
     rules = load_rules(path)
     lexicon = load_emotion_lexicon().extended({k: list(v) for k, v in rules.lexicon.items()})
     return Routing(rules, EmotionReader(lexicon))
+
+
+@dataclass(frozen=True)
+class LiveKnowledge:
+    """The FAQ and the routing rules as their files say now (reloaded on change; `load` and `watch`
+    each), and the rules to route by: the configured ones, or the shipped ones if those never loaded."""
+
+    faq: LiveFiles[KnowledgeBase]
+    routing: LiveFiles[Routing]
+    routing_now: Callable[[], Routing]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LiveKnowledge:
+        variables = {"shop_name": settings.shop_name}
+        faq = LiveFiles("FAQ", settings.faq_dir, partial(build_knowledge_base, settings.faq_dir, variables))
+        routing = LiveFiles("routing rules", settings.rules_file, partial(build_routing, settings.rules_file))
+        return cls(faq, routing, lambda: routing.current or _shipped_routing())
+
+
+@cache
+def _shipped_routing() -> Routing:
+    return build_routing(DEFAULT_RULES_FILE)

@@ -35,6 +35,9 @@ DELIVERY_FAILURES = Counter(
 DELIVERY_PROCESS_EXITS = Counter(
     "kefu_delivery_process_exits_total", "Delivery processes (KEFU_OUTBOX__PROCESS) that died and were replaced"
 )
+ENGINE_PROCESS_EXITS = Counter(
+    "kefu_engine_process_exits_total", "Engine processes (KEFU_ENGINE__PROCESS) that died and were replaced"
+)
 FAQ_OUTCOMES = Counter("kefu_faq_outcomes_total", "What the bot did with a message it handled", ["decision"])
 FAQ_ANSWERS = Counter("kefu_faq_answers_total", "Answers given per FAQ entry", ["entry"])
 HANDOFFS = Counter("kefu_handoffs_total", "Conversations handed to people", ["reason", "queue", "level"])

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
-from functools import cache, partial
+from dataclasses import dataclass
 
 import httpx
 from redis.asyncio import Redis
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -21,26 +17,26 @@ from adapters.web import WebAdapter
 from app.alerts import FeishuAlerts
 from app.cluster import Leadership, SharedLiveHub, live_hubs
 from app.engine.assigner import Assigner
-from app.engine.conversations import ConversationEngine, EngineHooks
+from app.engine.conversations import EngineHooks
 from app.engine.delivery_process import DeliveryProcess
-from app.engine.dispatcher import Dispatcher
+from app.engine.engine_process import EngineProcess
 from app.engine.handoffs import PlatformHandoffs
 from app.engine.intake import Intake
 from app.engine.outage import describe_storage_error
 from app.engine.outbox import Outbox
+from app.engine.processing import Processing
 from app.engine.pull import Puller
 from app.engine.waiting import SUPERVISORS
 from app.http_client import http_client
-from app.knowledge import Routing, build_knowledge_base, build_routing
+from app.knowledge import LiveKnowledge, Routing
 from app.live import LiveHub
 from app.live_files import LiveFiles
 from app.metrics import StoreGauges
 from app.ops_stats import SharedFigures
 from app.platforms import configured_adapters
 from app.rate_limits import WebhookLimits
-from app.settings import DEFAULT_RULES_FILE, Settings
+from app.settings import Settings
 from app.store.database import create_engine, create_report_engine, session_factory
-from app.store.tables import Message, utcnow
 from faq.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -61,7 +57,7 @@ class Services:
     agent_events: LiveHub[str]
     outbox: Outbox | DeliveryProcess  # replies sent from this process, or from a child on another core
     assigner: Assigner
-    dispatcher: Dispatcher
+    processing: Processing | EngineProcess  # decisions made in this process, or in a child on another core
     intake: Intake
     limits: WebhookLimits
     redis: Redis | None  # scale-out mode: shared live events, timer leadership, rate-limit counters
@@ -73,7 +69,6 @@ class Services:
     ops_figures: SharedFigures  # the dashboard's figures, read once for the pages that ask together
     deliver: Callable[[OutboundMessage], None]  # after a commit: wake the outbox, push to open widgets
     routing_now: Callable[[], Routing]  # the live rules, or the shipped ones if the configured never loaded
-    sweeper: asyncio.Task | None = field(default=None, init=False)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -83,9 +78,8 @@ class Services:
         reports = session_factory(report_db)
         http = http_client(settings.outbox.send_timeout_seconds)
         adapters = configured_adapters(settings, http)
-        variables = {"shop_name": settings.shop_name}
-        faq = LiveFiles("FAQ", settings.faq_dir, partial(build_knowledge_base, settings.faq_dir, variables))
-        routing = LiveFiles("routing rules", settings.rules_file, partial(build_routing, settings.rules_file))
+        knowledge = LiveKnowledge.from_settings(settings)
+        faq, routing, live_routing = knowledge.faq, knowledge.routing, knowledge.routing_now
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         live, agent_events = live_hubs(redis)
         outbox = DeliveryProcess(settings) if settings.outbox.process else Outbox(sessions, adapters, settings.outbox)
@@ -93,11 +87,6 @@ class Services:
         def on_outbound(message: OutboundMessage) -> None:
             outbox.wake()
             live.publish(message.address, message)
-
-        fallback = cache(partial(build_routing, DEFAULT_RULES_FILE))  # only if the configured rules never loaded
-
-        def live_routing() -> Routing:
-            return routing.current or fallback()
 
         leadership = Leadership(redis)
         assigner = Assigner(sessions, live_routing, agent_events, on_outbound, leads=leadership.holds)
@@ -110,9 +99,9 @@ class Services:
                 alerts.publish(event)  # only starts a task: never holds up the engine
 
         hooks = EngineHooks(lambda: faq.current, live_routing, on_outbound, assigner.poke, publish, handoffs.notify)
-        engine = ConversationEngine(sessions, hooks, batch_size=settings.engine.batch_size)
-        dispatcher = Dispatcher(engine.process_next, engine.give_up, workers=settings.engine.workers)
-        intake = Intake(db, dispatcher.notify)
+        wanted = settings.engine.process and settings.engine.workers > 0
+        processing = EngineProcess(settings, hooks) if wanted else Processing(sessions, hooks, settings.engine)
+        intake = Intake(db, processing.notify)
         pullers = {key: a for key, a in adapters.items() if isinstance(a, PullAdapter)}
         puller = Puller(sessions, pullers, intake, leases=leadership.lease)
         return cls(
@@ -129,7 +118,7 @@ class Services:
             agent_events=agent_events,
             outbox=outbox,
             assigner=assigner,
-            dispatcher=dispatcher,
+            processing=processing,
             intake=intake,
             gauges=StoreGauges(sessions, lambda: [q.id for q in live_routing().rules.queues]),
             limits=WebhookLimits(
@@ -159,11 +148,9 @@ class Services:
                 hub.start()
         self.assigner.start()
         self.gauges.start()
-        if self.settings.engine.workers > 0:  # an ingest-only instance leaves its messages to others
-            self.sweeper = asyncio.create_task(self._sweep(), name="unprocessed-message sweeper")
+        self.processing.start()
         try:
-            if self.settings.engine.workers > 0:
-                await self._resume_pending()
+            await self.processing.resume()
             await self.puller.resume()
         except (SQLAlchemyError, OSError) as exc:  # serve anyway: /readyz and webhooks say 503 until it works
             log.error(
@@ -175,12 +162,10 @@ class Services:
     async def stop(self) -> None:
         drain = self.settings.engine.drain_seconds
         await self.gauges.stop()
-        if self.sweeper is not None:
-            self.sweeper.cancel()
         await self.faq.close()
         await self.routing.close()
         await self.puller.drain(drain)
-        await self.dispatcher.drain(drain)
+        await self.processing.drain(drain)
         await self.assigner.drain(drain)
         await self.handoffs.drain(drain)  # before the outbox: a handoff waits for the replies before it
         await self.outbox.drain(drain)
@@ -196,36 +181,6 @@ class Services:
         await self.report_db.dispose()  # `db` itself on PostgreSQL: disposing twice does no harm
         await self.db.dispose()
         log.info("kefu stopped: in-flight work drained, the rest resumes on restart")
-
-    async def _resume_pending(self, *, older_than: timedelta = timedelta(0)) -> None:
-        """Messages stored but never processed (a crash, here or in another instance) are picked up, in order."""
-        cutoff = utcnow() - older_than
-        async with self.sessions() as session:
-            rows = (await session.execute(_UNPROCESSED)).all()
-        addresses = list(dict.fromkeys(Address(*row[:3]) for row in rows if row.created_at <= cutoff))
-        for address in addresses:
-            self.dispatcher.notify(address)
-        if addresses:
-            log.info("resuming %d conversations with unprocessed messages", len(addresses))
-
-    async def _sweep(self) -> None:
-        """Every few seconds, take over messages left waiting: their instance died or was busy."""
-        every = self.settings.engine.sweep_seconds
-        while True:
-            await asyncio.sleep(every)
-            try:
-                await self._resume_pending(older_than=timedelta(seconds=every))
-            except Exception as exc:  # the store is down: the next sweep tries again
-                log.warning("sweep for unprocessed messages failed: %s", type(exc).__name__)
-
-
-# Read through the partial pending index, which holds only the unprocessed messages. The age is
-# checked here, not in SQL: with `created_at <= ?` SQLite walks the created_at index over every
-# message ever stored, every sweep, holding the store's one connection; DISTINCT would make it read
-# every message too. tests/app/test_sweep_query.py checks the plan.
-_UNPROCESSED = select(Message.channel, Message.account, Message.customer_id, Message.created_at).where(
-    Message.direction == "in", Message.processed_at.is_(None)
-)
 
 
 def _feishu_alerts(settings: Settings, sessions: async_sessionmaker, adapters: dict) -> FeishuAlerts | None:

@@ -125,6 +125,9 @@ class EngineSettings(BaseModel):
     batch_size: int = Field(default=64, ge=1)  # most conversations' next messages handled in one transaction
     drain_seconds: float = 10
     sweep_seconds: float = Field(default=5, gt=0)  # how often messages left unprocessed are taken over
+    # Decide in a second process (app/engine/engine_process.py): on a machine with a core to spare,
+    # the engine no longer takes the event loop's time from webhooks, agents and timers.
+    process: bool = False
 
 
 class OutboxSettings(BaseModel):
@@ -184,15 +187,17 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _delivery_process_needs_a_shared_store(self) -> Settings:
-        if not self.outbox.process:
-            return self
+    def _child_processes_need_a_shared_store(self) -> Settings:
         url = make_url(self.database_url)
-        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
-            raise ValueError(
-                "KEFU_OUTBOX__PROCESS=true needs a database both processes open: an in-memory SQLite is "
-                "this process's alone (use a file, e.g. sqlite+aiosqlite:///./kefu.db)"
-            )
+        if url.get_backend_name() != "sqlite" or url.database not in (None, "", ":memory:"):
+            return self
+        children = {"KEFU_OUTBOX__PROCESS": self.outbox.process, "KEFU_ENGINE__PROCESS": self.engine.process}
+        for name, wanted in children.items():
+            if wanted:
+                raise ValueError(
+                    f"{name}=true needs a database both processes open: an in-memory SQLite is "
+                    "this process's alone (use a file, e.g. sqlite+aiosqlite:///./kefu.db)"
+                )
         return self
 
     @model_validator(mode="after")

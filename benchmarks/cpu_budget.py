@@ -113,7 +113,7 @@ async def _stages(services: Services, said: list[str]) -> dict[str, tuple[float,
         with Clock() as clock:
             for start in range(0, len(group), size):
                 for message in group[start : start + size]:
-                    services.dispatcher.notify(message.address)
+                    services.processing.dispatcher.notify(message.address)
                 await _idle(services)
         figures[name] = clock.per(len(group))
     kb, routing = services.faq.current, services.routing_now()
@@ -133,7 +133,7 @@ async def _stages(services: Services, said: list[str]) -> dict[str, tuple[float,
 
 
 async def _idle(services: Services) -> None:
-    while services.dispatcher.busy:
+    while services.processing.dispatcher.busy:
         await asyncio.sleep(0.001)
 
 

@@ -8,6 +8,7 @@ transaction holds the next message of several conversations (ConversationEngine)
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -42,6 +43,7 @@ class EngineHooks:
     on_queued: Callable[[], None]  # a chat now waits for a person: try to assign it
     publish: Callable[[str, dict], None]  # (agent id or SUPERVISORS, event) to the agents' consoles
     on_handoff: Callable[[Address, str, str], None]  # (address, conversation id, queue): tell the platform
+    decided: Callable[[float], None] = metrics.MATCH_SECONDS.observe  # seconds one decision took
 
 
 @dataclass
@@ -155,8 +157,9 @@ class ConversationEngine:
         """Decide and stage every write; `writes` writes the batch's together."""
         turn = turn_for(conversation, message.text, recent, routing.rules)
         message.conversation_id = conversation.id
-        with metrics.MATCH_SECONDS.time():
-            decision = decide(turn, self._hooks.knowledge_base(), routing)
+        started = time.perf_counter()
+        decision = decide(turn, self._hooks.knowledge_base(), routing)
+        self._hooks.decided(time.perf_counter() - started)
         _record(message, conversation, decision)
         if decision.new_state:
             writes.transition(conversation, decision.new_state, decision.reason or "")

@@ -77,13 +77,14 @@ def test_feishu_alerts_name_an_app_that_is_configured(monkeypatch):
 
 
 @pytest.mark.parametrize("url", ["sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:"])
-def test_a_delivery_process_is_refused_an_in_memory_store(monkeypatch, url):
-    monkeypatch.setenv("KEFU_OUTBOX__PROCESS", "true")
+@pytest.mark.parametrize("child", ["KEFU_OUTBOX__PROCESS", "KEFU_ENGINE__PROCESS"])
+def test_a_child_process_is_refused_an_in_memory_store(monkeypatch, url, child):
+    monkeypatch.setenv(child, "true")
     monkeypatch.setenv("KEFU_DATABASE_URL", url)
-    with pytest.raises(ValidationError, match="KEFU_OUTBOX__PROCESS=true needs a database both processes open"):
+    with pytest.raises(ValidationError, match=f"{child}=true needs a database both processes open"):
         Settings()
     monkeypatch.setenv("KEFU_DATABASE_URL", "sqlite+aiosqlite:///./kefu.db")
-    assert Settings().outbox.process
+    assert Settings().outbox.process or Settings().engine.process
 
 
 WECOM_KF = {"corp_id": "ww01", "secret": "kf-secret-1", "token": "kf-token-1", "encoding_aes_key": "q" * 43}

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import re
 import signal
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import post_signed, query
+from tests.utils.child_processes import alive, children
 from tests.utils.kefu_process import KefuProcess
 from tests.utils.signing import web_message
 from tests.utils.waiting import wait_until
@@ -23,21 +23,6 @@ def kefu(kefu_factory) -> KefuProcess:
     return process.start()
 
 
-def children(kefu: KefuProcess) -> list[int]:
-    """The delivery processes the service said it started, in order."""
-    log = kefu.log_path.read_text(encoding="utf-8")
-    return [int(pid) for pid in re.findall(r"delivery process (\d+) started", log)]
-
-
-def alive(pid: int) -> bool:
-    """Running, not exited (an exited child whose parent died may stay a zombie in a container)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def delivered_count(kefu: KefuProcess) -> float:
     metrics = httpx.get(f"{kefu.url}/metrics").text
     found = re.search(r'^kefu_messages_out_total\{channel="web",sender="bot"\} (\S+)$', metrics, re.MULTILINE)
@@ -45,7 +30,7 @@ def delivered_count(kefu: KefuProcess) -> float:
 
 
 def test_replies_are_sent_by_the_child_and_counted_in_the_services_metrics(kefu, callback):
-    [child] = wait_until(lambda: children(kefu), "the delivery process to start")
+    [child] = wait_until(lambda: children(kefu, "delivery process"), "the delivery process to start")
     assert child != kefu.process.pid and alive(child)
 
     for n in range(3):
@@ -58,7 +43,7 @@ def test_replies_are_sent_by_the_child_and_counted_in_the_services_metrics(kefu,
 
 
 def test_a_child_killed_is_replaced_and_every_reply_goes_out_once(kefu, callback, database):
-    [first] = wait_until(lambda: children(kefu), "the delivery process to start")
+    [first] = wait_until(lambda: children(kefu, "delivery process"), "the delivery process to start")
     callback.failures.extend([503] * 3)  # the first replies wait in backoff when the child dies
     for n in range(10):
         post_signed(kefu.url, web_message("七天无理由退货吗", customer_id=f"k{n % 3}", message_id=f"kill-{n}"))
@@ -69,7 +54,7 @@ def test_a_child_killed_is_replaced_and_every_reply_goes_out_once(kefu, callback
     for n in range(10, 15):  # while no child runs: stored, sent by the next one
         post_signed(kefu.url, web_message("七天无理由退货吗", customer_id=f"k{n % 3}", message_id=f"kill-{n}"))
 
-    second = wait_until(lambda: children(kefu)[1:], "another delivery process")[0]
+    second = wait_until(lambda: children(kefu, "delivery process")[1:], "another delivery process")[0]
     assert alive(second)
     delivered = callback.wait_for(lambda got: len({b["in_reply_to"] for b in got}) == 15, timeout=30)
     assert {b["in_reply_to"] for b in delivered} == {f"kill-{n}" for n in range(15)}
@@ -82,7 +67,7 @@ def test_a_child_killed_is_replaced_and_every_reply_goes_out_once(kefu, callback
 
 
 def test_stopping_the_service_stops_its_child(kefu, callback):
-    [child] = wait_until(lambda: children(kefu), "the delivery process to start")
+    [child] = wait_until(lambda: children(kefu, "delivery process"), "the delivery process to start")
     for n in range(20):
         post_signed(kefu.url, web_message("什么时候发货", customer_id=f"t{n}", message_id=f"term-{n}"))
 
@@ -94,7 +79,7 @@ def test_stopping_the_service_stops_its_child(kefu, callback):
 
 
 def test_a_service_killed_leaves_no_child_behind(kefu, kefu_factory, callback):
-    [child] = wait_until(lambda: children(kefu), "the delivery process to start")
+    [child] = wait_until(lambda: children(kefu, "delivery process"), "the delivery process to start")
 
     kefu.kill()
 
