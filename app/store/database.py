@@ -50,7 +50,7 @@ def _sqlite_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        busy = 5000 if read_only else sqlite_loop.BUSY_TIMEOUT_MS  # a reader on its thread may wait longer
+        busy = 5000 if read_only else 0  # the writer waits for the lock itself, the event loop running
         pragmas = ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={busy}", "foreign_keys=ON")
         for pragma in (*pragmas, "query_only=ON") if read_only else pragmas:
             cursor.execute(f"PRAGMA {pragma}")

@@ -9,15 +9,26 @@ those trips, and each webhook waited for the intake's and each reply for the eng
 place, the medians of five alternating rounds went from e2e p50 / p99 73 / 165 to 30 / 107 ms
 (benchmarks/results/load_revisions_sqlite_loop.md), and the process's CPU per message from 1,053
 to 853 µs (cpu_budget.md). The cost: SQLite's work no longer runs beside the event loop but on
-it, and while SQLite waits for its file lock (held by the delivery process or a command for a
-moment), nothing else runs: BUSY_TIMEOUT_MS bounds that wait, after which the write fails as an
-outage (webhooks answer 503, the engine and the outbox retry later). Long reads (ops figures,
-reports) keep a connection on a thread of their own (app/store/database.py's report engine).
+it. Long reads (ops figures, reports) keep a connection on a thread of their own
+(app/store/database.py's report engine).
+
+SQLite's write lock is waited for without stopping the loop. Other processes write too (the
+engine and delivery processes, a command) and hold the lock for a moment; SQLite's own busy
+handler would sleep on the loop's thread meanwhile, in steps of 1, 2, 5, 10 ms and more, and every
+webhook of the process would wait with it. So the connection's busy timeout is 0: a call that
+begins a transaction and finds the lock taken fails at once with SQLITE_BUSY before it has done
+anything, its transaction (if it opened one) is rolled back, and the call is made again after
+BUSY_POLL_SECONDS, the loop running meanwhile, for up to BUSY_TIMEOUT_SECONDS; past that the
+write fails as an outage (webhooks answer 503, the engine and the outbox retry later). A call
+made inside a transaction already holds the lock (sqlite3 begins one only before a write), so it
+is made once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
@@ -26,16 +37,30 @@ from app.store.sqlite_thread import OneTripConnection
 
 T = TypeVar("T")
 
-BUSY_TIMEOUT_MS = 1000  # the longest the event loop stands still waiting for SQLite's write lock
+BUSY_TIMEOUT_SECONDS = 2.0  # the longest a write waits for the lock: webhooks answer well within platforms' 5 s
+BUSY_POLL_SECONDS = 0.001  # another process holds it for about a millisecond or a few
 
 
 class LoopConnection(OneTripConnection):
-    """aiosqlite's interface (what SQLAlchemy's dialect drives), each call made at once, in place."""
+    """aiosqlite's interface (what SQLAlchemy's dialect drives), each call made at once, in place;
+    the write lock waited for with the loop running (see above)."""
 
     async def _execute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        if not self._running or self._connection is None:
+        connection = self._connection
+        if not self._running or connection is None:
             raise ValueError("Connection closed")
-        return fn(*args, **kwargs)
+        if connection.in_transaction:  # it holds the write lock: nothing to wait for
+            return fn(*args, **kwargs)
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                    raise
+                if connection.in_transaction:  # sqlite3 began one before the write that found the lock taken
+                    connection.rollback()
+            await asyncio.sleep(BUSY_POLL_SECONDS)
 
     async def _connect(self) -> LoopConnection:
         if self._connection is None:
