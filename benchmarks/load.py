@@ -14,8 +14,9 @@ small talk or questions it lacks, 10% angry ones (handed off); see benchmarks/lo
    alternating rounds: a FastAPI POST returning {"ok": true} under uvicorn with kefu's settings (the
    ceiling), then an instance that only stores (KEFU_ENGINE__WORKERS=0). The machine's speed drifts
    between minutes, so each round's ratio is taken within the round and the median round is reported.
-2. One instance doing everything (replies sent from its second process, KEFU_OUTBOX__PROCESS=true,
-   unless `--no-delivery-process`; its CPU counts both processes), closed loop: customers drawn from
+2. One instance doing everything (deciding and sending replies from its child processes,
+   KEFU_ENGINE__PROCESS=true and KEFU_OUTBOX__PROCESS=true, unless `--no-child-processes`; its CPU
+   counts all three processes), closed loop: customers drawn from
    1k ids, then from 100k ids already in its store (benchmarks/load_seed.py). A customer who was
    angry (handed off) is replaced by a new one, so both phases do the same work per message
    (`Messages(angry_leave=True)`). After each phase the run waits until nothing is pending (messages
@@ -66,6 +67,8 @@ from benchmarks.results_file import publish
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "load.md"
+# An instance using the machine's second core: decisions and deliveries each in a child process.
+CHILD_PROCESSES = {"KEFU_ENGINE__PROCESS": "true", "KEFU_OUTBOX__PROCESS": "true"}
 
 
 @dataclass
@@ -141,8 +144,8 @@ async def embedded(workdir: Path, receiver: CallbackReceiver, secret: str, args)
     """One instance doing everything: 1k customers, then a store seeded to 100k, then the offered rates."""
     db, phases, idle = workdir / "kefu.db", [], {}
     drain = partial(wait_drained, db, args.drain_limit)
-    delivery = {"KEFU_OUTBOX__PROCESS": "true"} if args.delivery_process else {}
-    kefu = await start_kefu(workdir, kefu_settings(sqlite_url(db), secret, receiver.url, **delivery))
+    children = CHILD_PROCESSES if args.child_processes else {}
+    kefu = await start_kefu(workdir, kefu_settings(sqlite_url(db), secret, receiver.url, **children))
     try:
         warm = open_loop(kefu.port, Messages("warm", 1000, secret), rate=50, seconds=2)
         await measure("warm-up", kefu, warm, drain)
@@ -188,10 +191,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate-seconds", type=float, default=5, help="length of each open-loop phase")
     parser.add_argument("--drain-limit", type=float, default=60, help="longest wait for the backlog after a phase")
     parser.add_argument(
-        "--delivery-process",
+        "--child-processes",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="the embedded instance sends replies from a second process (KEFU_OUTBOX__PROCESS=true)",
+        help="the embedded instance decides and sends replies from child processes (see CHILD_PROCESSES)",
     )
     parser.add_argument("--no-scaleout", action="store_true", help="skip the two instances on PostgreSQL + Redis")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Markdown results file")

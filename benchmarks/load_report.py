@@ -236,14 +236,14 @@ def header(args, load: float, two) -> list[str]:
         f"{load:.2f} at start, {os.getloadavg()[0]:.2f} at end; Python {platform.python_version()}",
         f"- parameters: `--clients {args.clients} --seconds {args.seconds:g} --ack-rounds {args.ack_rounds} "
         f"--rates {','.join(map(str, args.rates))} --rate-seconds {args.rate_seconds:g} "
-        f"--drain-limit {args.drain_limit:g}{'' if args.delivery_process else ' --no-delivery-process'}`",
+        f"--drain-limit {args.drain_limit:g}{'' if args.child_processes else ' --no-child-processes'}`",
         "- kefu: `kefu migrate` + `kefu serve` (one uvicorn worker, uvloop, httptools, no access log), a fresh "
         "SQLite file, `KEFU_ENV=test`, `KEFU_LOG_LEVEL=WARNING`, the sample FAQ and rules, engine and outbox at "
         "their defaults"
         + (
-            ", except that the embedded instance sends replies from a second process (`KEFU_OUTBOX__PROCESS=true`;"
-            " its server CPU counts both processes); "
-            if args.delivery_process
+            ", except that the embedded instance decides and sends replies from child processes"
+            " (`KEFU_ENGINE__PROCESS=true`, `KEFU_OUTBOX__PROCESS=true`; its server CPU counts all three processes); "
+            if args.child_processes
             else "; "
         )
         + "`KEFU_LIMITS__PER_IP=100000/second` (all load comes from 127.0.0.1, like a platform's few addresses), "

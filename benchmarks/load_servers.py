@@ -72,7 +72,7 @@ class Served:
 
     def cpu_seconds(self) -> float:
         """User + system time so far of the process and its threads, and of its running children
-        (kefu's delivery process, with KEFU_OUTBOX__PROCESS=true)."""
+        (kefu's engine and delivery processes, with KEFU_ENGINE__PROCESS and KEFU_OUTBOX__PROCESS)."""
         used = process_cpu(self.process.pid)
         for child in children(self.process.pid):
             try:
