@@ -89,7 +89,7 @@ class Services:
             live.publish(message.address, message)
 
         leadership = Leadership(redis)
-        assigner = Assigner(sessions, live_routing, agent_events, on_outbound, leads=leadership.holds)
+        assigner = Assigner(sessions, live_routing, agent_events, on_outbound, leads=leadership.holds, reads=reports)
         handoffs = PlatformHandoffs(sessions, adapters)
         alerts = _feishu_alerts(settings, sessions, adapters)
 

@@ -45,6 +45,7 @@ class Assigner:
         tick_seconds: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
         leads: Callable[[], Awaitable[bool]] | None = None,
+        reads: async_sessionmaker | None = None,
     ) -> None:
         self._sessions = sessions
         self._routing = routing
@@ -54,7 +55,7 @@ class Assigner:
         self._clock = clock
         self._leads = leads  # several instances: only the leader runs the timers, so no notice goes twice
         self._outage = OutageLog(log, "assignment pass")
-        self.timers = QueueTimers(sessions, routing, events, on_outbound, self.poke, clock)
+        self.timers = QueueTimers(sessions, routing, events, on_outbound, self.poke, clock, reads=reads)
         self._wake = asyncio.Event()
         self._selectors: dict[str, Selector] = {}
         self._task: asyncio.Task | None = None

@@ -12,7 +12,7 @@ from app.engine.timers import QueueTimers
 from app.knowledge import build_routing
 from app.live import LiveHub
 from app.settings import DEFAULT_RULES_FILE
-from app.store.database import session_factory
+from app.store.database import create_report_engine, session_factory
 from app.store.tables import Agent, Conversation, ConversationState, Message, utcnow
 from tests.utils.store_rows import conversation
 
@@ -142,3 +142,26 @@ async def test_only_chats_past_their_queues_limit_overflow_and_keep_their_wait(s
         "order-no-queued-at": "presale",
     }
     assert kept == now - timedelta(minutes=3)
+
+
+async def test_the_line_read_through_a_connection_that_cannot_write_is_told_as_well(store: AsyncEngine, database_url):
+    """The service reads the line through its report connection (on SQLite read-only, on its own thread)."""
+    sessions, now = session_factory(store), utcnow()
+    async with sessions.begin() as session:
+        busy_agent(session)
+        for n in range(2):
+            conversation(session, f"waiting-{n}", state=ConversationState.QUEUED, queue="presale", level="L1",
+                         queued_at=now - timedelta(minutes=10 - n))  # fmt: skip
+    reports = create_report_engine(database_url, store)
+    sent = []
+    timers = QueueTimers(sessions, lambda: ROUTING, LiveHub(), sent.append, lambda: None, clock=lambda: now,
+                         reads=session_factory(reports))  # fmt: skip
+    try:
+        await timers.run()
+    finally:
+        await reports.dispose()
+
+    assert [(n.address.customer_id, n.sender) for n in sent] == [("waiting-0", "system"), ("waiting-1", "system")]
+    async with sessions() as session:
+        told = set(await session.scalars(select(Conversation.customer_id).where(Conversation.notified_at == now)))
+    assert told == {"waiting-0", "waiting-1"}
