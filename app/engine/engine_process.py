@@ -93,30 +93,42 @@ class EngineProcess:
     def _on_line(self, line: bytes) -> None:
         try:
             kind, *args = json.loads(line)
-            self._act(kind, args)
+            action = self._action(kind, args)
         except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("engine process wrote a line that is not an event: %.200r", line)
+            return
+        try:
+            action()
+        except Exception:  # one of the service's hooks failed: the child's later lines still count
+            log.exception("acting on the engine process's %s event failed", kind)
 
-    def _act(self, kind: str, args: list) -> None:
+    def _action(self, kind: str, args: list) -> Callable[[], None]:
+        """What the service does for the event; raises for one that is not well formed."""
         hooks = self._hooks
         if kind == "out":
             (fields,) = args
-            hooks.on_outbound(OutboundMessage(**{**fields, "address": Address(**fields["address"])}))
-        elif kind == "queued":
-            hooks.on_queued()
-        elif kind == "publish":
+            reply = OutboundMessage(**{**fields, "address": Address(**fields["address"])})
+            return lambda: hooks.on_outbound(reply)
+        if kind == "queued" and not args:
+            return hooks.on_queued
+        if kind == "publish":
             key, event = args
-            hooks.publish(key, event)
-        elif kind == "handoff":
+            return lambda: hooks.publish(key, event)
+        if kind == "handoff":
             address, conversation_id, queue = args
-            hooks.on_handoff(Address(*address), conversation_id, queue)
-        elif kind == "counts":
-            add_counts(COUNTERS, args[0])
-        elif kind == "decided":
-            for seconds in args[0]:
-                hooks.decided(seconds)
-        else:
-            raise KeyError(kind)
+            return lambda: hooks.on_handoff(Address(*address), conversation_id, queue)
+        if kind == "counts":
+            (report,) = args
+            return lambda: add_counts(COUNTERS, report)
+        if kind == "decided":
+            (times,) = args
+
+            def observe() -> None:
+                for seconds in times:
+                    hooks.decided(seconds)
+
+            return observe
+        raise KeyError(kind)
 
 
 class _Reports:

@@ -94,3 +94,20 @@ def test_a_child_refusing_its_settings_says_which_and_quotes_no_secret():
     assert child.returncode == 1
     assert "engine process: settings refused" in child.stderr and "callback_url" in child.stderr
     assert "topsecret-web-value" not in child.stderr + child.stdout
+
+
+def test_a_hook_that_fails_is_logged_and_the_next_lines_still_count(tmp_path, acted, caplog):
+    def failing(reply):
+        raise RuntimeError("push to widgets failed")
+
+    hooks = EngineHooks(lambda: None, lambda: None, failing, lambda: acted.append(("queued",)), *[lambda *a: None] * 2)
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/kefu.db", engine={"process": True})
+    service_side = EngineProcess(settings, hooks)
+    reply = OutboundMessage("m1", "conv1", ADDRESS, "bot", "亲，可以开发票")
+
+    with caplog.at_level(logging.ERROR):
+        service_side._on_line(line("out", asdict(reply)))
+        service_side._on_line(line("queued"))
+
+    assert acted == [("queued",)]
+    assert "acting on the engine process's out event failed" in caplog.text
