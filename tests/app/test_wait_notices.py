@@ -25,6 +25,15 @@ def busy_agent(session, skill: str = "presale", status: str = "online") -> None:
                       token_hash=f"{skill}-{status}"))  # fmt: skip
 
 
+async def two_waiting(sessions, now) -> None:
+    """waiting-0 and waiting-1 in the presale line, queued 10 and 9 minutes ago, its agent busy."""
+    async with sessions.begin() as session:
+        busy_agent(session)
+        for n in range(2):
+            conversation(session, f"waiting-{n}", state=ConversationState.QUEUED, queue="presale", level="L1",
+                         queued_at=now - timedelta(minutes=10 - n))  # fmt: skip
+
+
 async def test_every_due_customer_is_told_their_place_in_one_transaction(store: AsyncEngine, commits) -> None:
     sessions, now = session_factory(store), utcnow()
     async with sessions.begin() as session:
@@ -73,11 +82,7 @@ async def test_a_tick_tells_at_most_its_share_those_never_told_or_told_longest_a
 
 async def test_the_first_in_line_hears_they_are_next(store: AsyncEngine) -> None:
     sessions, now = session_factory(store), utcnow()
-    async with sessions.begin() as session:
-        busy_agent(session)
-        for n in range(2):
-            conversation(session, f"waiting-{n}", state=ConversationState.QUEUED, queue="presale", level="L1",
-                         queued_at=now - timedelta(minutes=10 - n))  # fmt: skip
+    await two_waiting(sessions, now)
     sent = []
     timers = QueueTimers(sessions, lambda: ROUTING, LiveHub(), sent.append, lambda: None, clock=lambda: now)
 
@@ -147,11 +152,7 @@ async def test_only_chats_past_their_queues_limit_overflow_and_keep_their_wait(s
 async def test_the_line_read_through_a_connection_that_cannot_write_is_told_as_well(store: AsyncEngine, database_url):
     """The service reads the line through its report connection (on SQLite read-only, on its own thread)."""
     sessions, now = session_factory(store), utcnow()
-    async with sessions.begin() as session:
-        busy_agent(session)
-        for n in range(2):
-            conversation(session, f"waiting-{n}", state=ConversationState.QUEUED, queue="presale", level="L1",
-                         queued_at=now - timedelta(minutes=10 - n))  # fmt: skip
+    await two_waiting(sessions, now)
     reports = create_report_engine(database_url, store)
     sent = []
     timers = QueueTimers(sessions, lambda: ROUTING, LiveHub(), sent.append, lambda: None, clock=lambda: now,
