@@ -8,6 +8,7 @@ close chats that went quiet (asking for a rating).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -42,6 +43,13 @@ HEAD_OF_QUEUE_BOOST = 1000  # a re-queued chat goes first in its level
 # A tick's notices hold the event loop about 0.1 ms each; when thousands of chats were handed off
 # in the same minute, they all come due in the same tick (2,000 at once held it about 190 ms).
 NOTICES_PER_TICK = 200
+# Written in shares with a pause between them: the writes run on the event loop's thread, and 200
+# at once held it and SQLite's write lock for about 25 ms (ad hoc, a slow day), which every webhook
+# and decision of that moment waited for; the delivery process then had all 200 to send at once.
+# The pauses hold the assigner's next pass (the timers run in its task) by up to 0.15 s a tick, only
+# while a line that long waits, which is when every agent is busy.
+NOTICES_PER_SHARE = 50
+SHARE_PAUSE_SECONDS = 0.05
 
 
 class QueueTimers:
@@ -54,6 +62,7 @@ class QueueTimers:
         poke: Callable[[], None],
         clock: Callable[[], datetime] = utcnow,
         notices_per_tick: int = NOTICES_PER_TICK,
+        notices_per_share: int = NOTICES_PER_SHARE,
         # Where the line is read for the notices: the service gives its report sessions, whose SQLite
         # connection runs on a thread of its own, so ranking a long line (about half of a tick's
         # time with 10,000 waiting, waiting_line.md) runs beside the event loop, not on it.
@@ -62,6 +71,7 @@ class QueueTimers:
         self._sessions = sessions
         self._reads = reads or sessions
         self._notices_per_tick = notices_per_tick
+        self._notices_per_share = notices_per_share
         self._routing = routing
         self._events = events
         self._on_outbound = on_outbound
@@ -173,9 +183,9 @@ class QueueTimers:
         or, when nobody who could take their queue is online, that they may leave a message (留言): once,
         not every interval, until someone comes online.
 
-        All of a tick's notices go in one transaction: in a promotion hundreds of chats wait, and
-        each statement costs more than the row it writes. At most `notices_per_tick` of them, those
-        never told or told longest ago first; the rest are told in the next ticks, a second apart.
+        A share of a tick's notices goes in one transaction: in a promotion hundreds of chats wait,
+        and each statement costs more than the row it writes. At most `notices_per_tick` of them,
+        those never told or told longest ago first; the rest are told in the next ticks, a second apart.
         """
         async with self._reads() as session:
             rows = await session.execute(
@@ -218,7 +228,15 @@ class QueueTimers:
             await self._send_notices(notices, now)
 
     async def _send_notices(self, notices: dict[str, tuple[str, dict] | None], now: datetime) -> None:
-        """Store the notices of chats still waiting, in the line's order, and note when each was told."""
+        """Store the notices in shares, in the line's order, a pause between them (see NOTICES_PER_SHARE)."""
+        items, size = list(notices.items()), self._notices_per_share
+        for start in range(0, len(items), size):
+            if start:
+                await asyncio.sleep(SHARE_PAUSE_SECONDS)
+            await self._send_share(dict(items[start : start + size]), now)
+
+    async def _send_share(self, notices: dict[str, tuple[str, dict] | None], now: datetime) -> None:
+        """Store the notices of chats still waiting and note when each was told, in one transaction."""
         writes = BatchWrites()  # hundreds of notices in a promotion: their rows go in one statement each
         async with self._sessions.begin() as session:
             still_waiting = await session.scalars(

@@ -1,5 +1,5 @@
-"""Place-in-queue notices: each waiting customer is told their place once per interval, all in one transaction;
-with nobody online who could take the queue, they are offered 留言 instead of an ETA."""
+"""Place-in-queue notices: each waiting customer is told their place once per interval, a share of them per
+transaction; with nobody online who could take the queue, they are offered 留言 instead of an ETA."""
 
 from __future__ import annotations
 
@@ -60,7 +60,28 @@ async def test_every_due_customer_is_told_their_place_in_one_transaction(store: 
     assert told == {"waiting-0", "waiting-1", "waiting-2", "told-just-now"}
 
 
-async def test_a_tick_tells_at_most_its_share_those_never_told_or_told_longest_ago_first(store: AsyncEngine) -> None:
+async def test_a_long_line_is_told_in_shares_in_its_order(store: AsyncEngine, commits) -> None:
+    sessions, now = session_factory(store), utcnow()
+    async with sessions.begin() as session:
+        busy_agent(session)
+        for n in range(5):
+            conversation(session, f"waiting-{n}", state=ConversationState.QUEUED, queue="presale", level="L1",
+                         queued_at=now - timedelta(minutes=10 - n))  # fmt: skip
+    sent = []
+    timers = QueueTimers(sessions, lambda: ROUTING, LiveHub(), sent.append, lambda: None, clock=lambda: now,
+                         notices_per_share=2)  # fmt: skip
+    commits.clear()
+
+    await timers.run()
+
+    assert [notice.address.customer_id for notice in sent] == [f"waiting-{n}" for n in range(5)]
+    assert len(commits) == 4  # shares of 2, 2 and 1, and the idle-close pass
+    async with sessions() as session:
+        told = await session.scalars(select(Conversation.notified_at).where(Conversation.notified_at.is_not(None)))
+        assert told.all() == [now] * 5
+
+
+async def test_a_tick_tells_at_most_its_limit_those_never_told_or_told_longest_ago_first(store: AsyncEngine) -> None:
     sessions, now = session_factory(store), utcnow()
     async with sessions.begin() as session:
         busy_agent(session)
