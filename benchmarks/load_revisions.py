@@ -83,7 +83,9 @@ async def one_round(tree: Path, folder: Path, receiver: CallbackReceiver, secret
 async def run(args) -> str:
     secret = secrets.token_hex(16)
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
-    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+    ).stdout
     with tempfile.TemporaryDirectory(prefix="kefu-revisions-") as temp:
         workdir, base_tree = Path(temp), Path(temp) / "base"
         subprocess.run(["git", "worktree", "add", "--detach", str(base_tree), args.base], cwd=ROOT, check=True)
