@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.intake_write
 	$(BIN)/python -m benchmarks.intake_ids
 	$(BIN)/python -m benchmarks.load
+	$(BIN)/python -m benchmarks.load_stages
 
 clean:
 	rm -rf $(VENV) kefu.db kefu.db-shm kefu.db-wal .pytest_cache

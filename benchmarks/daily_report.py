@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import platform
 import random
-import subprocess
 import tempfile
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -40,7 +39,7 @@ from app.store.migrate import upgrade
 from app.store.tables import Agent, Conversation, Message, QualityReview, StateTransition
 from benchmarks import one_by_one
 from benchmarks.loop_cost import HEADER, row, timed
-from benchmarks.results_file import publish
+from benchmarks.results_file import publish, revision
 from routing.rules import IDLE_DISPOSITION
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,12 +189,11 @@ async def measure(args) -> tuple[int, list[tuple[str, float, float, dict]]]:
 
 
 def report(stored: int, rows: list[tuple], args) -> str:
-    revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     figures = rows[-1][3]
     lines = [
         "# The daily report (日报): the event loop's cost",
         "",
-        f"- date: {datetime.now(UTC):%Y-%m-%dT%H:%M}+00:00; revision {revision.stdout.strip() or 'unknown'}",
+        f"- date: {datetime.now(UTC):%Y-%m-%dT%H:%M}+00:00; revision {revision()}",
         f"- machine: {platform.platform()}, Python {platform.python_version()}; SQLite store",
         f"- {stored:,} customer messages, each with the bot's reply, in conversations started from 6 hours before"
         f" {DAY} to the end of the next day; the report of {DAY}: {figures['messages']['messages']:,} messages,"

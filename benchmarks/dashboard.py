@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import platform
 import random
-import subprocess
 import tempfile
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -39,7 +38,7 @@ from app.store.migrate import upgrade
 from app.store.tables import Conversation
 from benchmarks import one_by_one
 from benchmarks.loop_cost import HEADER, row, timed
-from benchmarks.results_file import publish
+from benchmarks.results_file import publish, revision
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "dashboard.md"
@@ -94,12 +93,11 @@ async def measure(args) -> list[tuple[str, float, float, dict]]:
 
 
 def report(rows: list[tuple], args) -> str:
-    revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     totals = rows[-1][3]["totals"]
     lines = [
         "# The ops dashboard's waits on a promotion day: the event loop's cost",
         "",
-        f"- date: {datetime.now(UTC):%Y-%m-%dT%H:%M}+00:00; revision {revision.stdout.strip() or 'unknown'}",
+        f"- date: {datetime.now(UTC):%Y-%m-%dT%H:%M}+00:00; revision {revision()}",
         f"- machine: {platform.platform()}, Python {platform.python_version()}; SQLite store",
         f"- {args.handoffs:,} chats handed off in the last 24 hours ({rows[-1][3]['scanned']['conversations']:,} in the"
         f" dashboard's hours), {args.handoffs * HISTORY_DAYS:,} in the {HISTORY_DAYS} days before;"

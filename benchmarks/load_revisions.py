@@ -31,11 +31,11 @@ from pathlib import Path
 
 import uvloop
 
-from benchmarks.load_phases import kefu_settings, measure
+from benchmarks.load_phases import Phase, kefu_settings, measure
 from benchmarks.load_seed import seed_agents
 from benchmarks.load_servers import CallbackReceiver, start_kefu
 from benchmarks.load_traffic import ANGRY, Messages, open_loop
-from benchmarks.results_file import publish
+from benchmarks.results_file import publish, revision
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "load_revisions.md"
@@ -53,8 +53,9 @@ def _percentile(values: list[float], share: float) -> float:
     return values[min(len(values) - 1, int(len(values) * share))] if values else float("nan")
 
 
-async def one_round(tree: Path, folder: Path, receiver: CallbackReceiver, secret: str, rate: int, args):
-    seconds = args.seconds
+async def loaded_phase(tree: Path, folder: Path, receiver: CallbackReceiver, secret: str, rate: int, args) -> Phase:
+    """A fresh `kefu serve` of `tree` on a fresh store in `folder`: warm-up, the backlog (`args.waiting`,
+    `args.agents`), then `rate` msg/s for `args.seconds`; kefu stopped, its store left in `folder`."""
     folder.mkdir()
     url = f"sqlite+aiosqlite:///{folder / 'kefu.db'}"
     settings = {**kefu_settings(url, secret, receiver.url, **args.settings), "PYTHONPATH": str(tree)}
@@ -71,9 +72,14 @@ async def one_round(tree: Path, folder: Path, receiver: CallbackReceiver, secret
             )
         await asyncio.sleep(3 if args.waiting else 1)  # the backlog's first notices (nobody online) go out first
         messages = Messages(f"r{folder.name}", 100_000, secret)
-        phase = await measure(folder.name, kefu, open_loop(kefu.port, messages, rate=rate, seconds=seconds))
+        return await measure(folder.name, kefu, open_loop(kefu.port, messages, rate=rate, seconds=args.seconds))
     finally:
         kefu.stop()
+
+
+async def one_round(tree: Path, folder: Path, receiver: CallbackReceiver, secret: str, rate: int, args) -> Round:
+    seconds = args.seconds
+    phase = await loaded_phase(tree, folder, receiver, secret, rate, args)
     arrived = {key: receiver.first[key] for key in phase.sent.at if key in receiver.first}
     within = sum(1 for at in arrived.values() if at - phase.started <= seconds)
     e2e = sorted((at - phase.sent.at[key]) * 1000 for key, at in arrived.items())
@@ -82,14 +88,10 @@ async def one_round(tree: Path, folder: Path, receiver: CallbackReceiver, secret
 
 async def run(args) -> str:
     secret = secrets.token_hex(16)
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
-    ).stdout
     with tempfile.TemporaryDirectory(prefix="kefu-revisions-") as temp:
         workdir, base_tree = Path(temp), Path(temp) / "base"
         subprocess.run(["git", "worktree", "add", "--detach", str(base_tree), args.base], cwd=ROOT, check=True)
-        trees = {f"base {args.base}": base_tree, f"this tree ({head.strip()}{' + changes' if dirty else ''})": ROOT}
+        trees = {f"base {args.base}": base_tree, f"this tree ({revision()})": ROOT}
         receiver = CallbackReceiver(secret)
         await receiver.start()
         results: dict[tuple[int, str], list[Round]] = {}

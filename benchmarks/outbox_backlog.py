@@ -21,7 +21,6 @@ import asyncio
 import platform
 import sqlite3
 import statistics
-import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -39,7 +38,7 @@ from app.settings import Settings
 from app.store.migrate import upgrade
 from app.store.tables import Conversation, ConversationState, new_id
 from benchmarks.load_servers import free_port
-from benchmarks.results_file import publish
+from benchmarks.results_file import publish, revision
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "outbox_backlog.md"
@@ -101,11 +100,10 @@ def scanned(db: Path) -> tuple[int, int, float]:
 
 
 def report(rows: list[tuple[str, int, int, float]], baseline: float, args) -> str:
-    revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     lines = [
         "# The outbox after a platform outage: what each scan walks past",
         "",
-        f"- date: {datetime.now(UTC):%Y-%m-%dT%H:%M}+00:00; revision {revision.stdout.strip() or 'unknown'}",
+        f"- date: {datetime.now(UTC):%Y-%m-%dT%H:%M}+00:00; revision {revision()}",
         f"- machine: {platform.platform()}, Python {platform.python_version()}; SQLite store, the outbox's first"
         f" backoff {BACKOFF:.0f} s",
         f"- {args.conversations:,} conversations, {args.rounds} replies each a second apart, the callback answering"
