@@ -72,7 +72,8 @@ async def test_a_notice_yields_to_a_bounded_number_of_later_replies(store: Async
     sessions = session_factory(store)
     answer = await store_notices_then_a_reply(sessions)
     async with sessions.begin() as session:  # as if more than UNPROMPTED_YIELDS replies were stored meanwhile
-        await session.execute(update(OutboxItem).where(OutboxItem.id == answer.id).values(id=UNPROMPTED_YIELDS + 100))
+        moved = update(OutboxItem).where(OutboxItem.id == answer.id).values(id=answer.id + UNPROMPTED_YIELDS)
+        await session.execute(moved)
 
     texts = await deliver_one_at_a_time(sessions, callback, 4)
 
