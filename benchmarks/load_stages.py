@@ -2,15 +2,14 @@
 
     python -m benchmarks.load_stages [--rate 500] [--seconds 5] [--waiting 3000] [--setting KEFU_NAME=VALUE]
 
-kefu runs as load.py runs it, its decisions and replies in child processes (CHILD_PROCESSES; a
---setting overrides them).
 One phase of load_revisions' open loop on the working tree (a fresh `kefu serve` on a fresh SQLite
 store, the same warm-up and backlog), then each answered message's times are read back from the
 store it left: stored (the message's row), decided (its processed mark, set when the bot decided),
 committed (the reply's row, written with the batch's commit) and arrived (at the callback, seen by
 the receiver). The stages' percentiles say which one makes the tail; the phase cut into 200 ms
 windows says when it comes, beside the system messages nobody asked for (wait notices) stored in
-each window: with a line waiting, the timers' tick once a second.
+each window: with a line waiting, the timers' tick once a second. kefu runs as load.py runs it,
+its decisions and replies in child processes (CHILD_PROCESSES; a --setting overrides them).
 
 kefu's times are its wall clock, the generator's and the receiver's perf_counter: they are put on
 one clock by their offset, read once at the start, so the stages are good to a millisecond or so.
@@ -78,7 +77,7 @@ async def run(args) -> str:
     stages: dict[str, list[float]] = defaultdict(list)
     windows: dict[int, list[float]] = defaultdict(list)
     for key, stored, decided, committed in rows:
-        if key not in receiver.first or decided is None:
+        if key not in receiver.first or key not in phase.sent.at or decided is None:
             continue
         sent, arrived = phase.sent.at[key], receiver.first[key]
         times = [sent, *(_seconds(at, offset) for at in (stored, decided, committed)), arrived]
