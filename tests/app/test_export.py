@@ -26,7 +26,6 @@ FIXTURES = Path(__file__).parent / "fixtures" / "replay"
 KB = build_knowledge_base(FIXTURES / "faq_live", {"shop_name": "小店"})
 ROUTING = build_routing(DEFAULT_RULES_FILE)
 PRIVATE = "身份证110101199003071234，寄到上海市徐汇区漕溪北路88号，电话13987654321，什么时候发货"
-NOW = datetime.now(UTC)
 
 
 @pytest.fixture
@@ -57,15 +56,16 @@ async def converse(sessions, customer: str, *texts: str) -> None:
 async def store(sessions):
     await converse(sessions, "u-old", "能开发票吗")
     async with sessions.begin() as session:
-        await session.execute(update(Conversation).values(created_at=NOW - timedelta(days=30)))
+        await session.execute(update(Conversation).values(created_at=datetime.now(UTC) - timedelta(days=30)))
     await converse(sessions, "u-ship", PRIVATE, "发什么快递")
     await converse(sessions, "u-human", "能开发票吗", "转人工", "在吗")
     return sessions
 
 
 async def exported(sessions, **kwargs) -> list[dict]:
-    until = NOW + timedelta(minutes=1)
-    return [t async for t in export_transcripts(sessions, NOW - timedelta(days=7), until, **kwargs)]
+    now = datetime.now(UTC)  # not the module's import time: the suite may reach this test minutes later
+    since, until = now - timedelta(days=7), now + timedelta(minutes=1)
+    return [t async for t in export_transcripts(sessions, since, until, **kwargs)]
 
 
 async def test_each_conversation_in_the_window_is_one_object_in_the_documented_format(store):
