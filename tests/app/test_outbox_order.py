@@ -17,7 +17,7 @@ from app.platforms import configured_adapters
 from app.settings import OutboxSettings, Settings
 from app.store.database import session_factory
 from app.store.tables import ConversationState, OutboxItem
-from tests.utils.callback_server import CallbackServer
+from tests.utils.callback_server import CallbackServer, running_callback
 from tests.utils.store_rows import conversation
 
 SECRET = "outbox-order-secret"
@@ -25,9 +25,8 @@ SECRET = "outbox-order-secret"
 
 @pytest.fixture
 def callback() -> Iterator[CallbackServer]:
-    server = CallbackServer(SECRET).start()
-    yield server
-    server.stop()
+    with running_callback(SECRET) as server:
+        yield server
 
 
 async def deliver_one_at_a_time(sessions: async_sessionmaker, callback: CallbackServer, count: int) -> list[str]:

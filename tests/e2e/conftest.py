@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.utils.callback_server import CallbackServer
+from tests.utils.callback_server import CallbackServer, running_callback
 from tests.utils.databases import query  # noqa: F401  (the e2e tests import it from here)
 from tests.utils.kefu_process import KefuProcess
 from tests.utils.signing import signed_headers
@@ -19,9 +19,8 @@ SECRET = "e2e-test-secret-0123456789abcdef"
 
 @pytest.fixture
 def callback() -> Iterator[CallbackServer]:
-    server = CallbackServer(SECRET).start()
-    yield server
-    server.stop()
+    with running_callback(SECRET) as server:
+        yield server
 
 
 @pytest.fixture

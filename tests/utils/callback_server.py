@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from tests.utils.fake_platform import Call, FakePlatform
@@ -55,3 +56,13 @@ class CallbackServer(FakePlatform):
                 return self.delivered
             time.sleep(0.05)
         raise AssertionError(f"callback never satisfied the condition; got {self.delivered}")
+
+
+@contextmanager
+def running_callback(secret: str) -> Iterator[CallbackServer]:
+    """A started CallbackServer, stopped on leaving: the body of every `callback` fixture."""
+    server = CallbackServer(secret).start()
+    try:
+        yield server
+    finally:
+        server.stop()
