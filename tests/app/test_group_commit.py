@@ -63,3 +63,18 @@ async def test_a_caller_that_gives_up_leaves_its_neighbours_batch_alone():
     assert impatient.cancelled()
     assert writer.written == ["a", "b"]  # what was being written when its caller left is written all the same
     assert await writes.submit("c") == "C"  # and the writer carries on
+
+
+async def test_what_a_write_scheduled_runs_before_the_next_write_starts():
+    """A write that never waits (SQLite called in place) must not hold back what its commit set off."""
+    events: list[str] = []
+
+    async def write(items: list[str]) -> list[str]:
+        events.append(f"write {items}")
+        asyncio.get_running_loop().call_soon(events.append, f"after {items}")  # as the engine's lines to the service
+        return items
+
+    writes = GroupCommit(write, fails_all=lambda exc: False, batch_size=1, name="test writer")
+    await asyncio.gather(writes.submit("a"), writes.submit("b"))
+
+    assert events == ["write ['a']", "after ['a']", "write ['b']", "after ['b']"]
