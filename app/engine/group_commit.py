@@ -56,7 +56,7 @@ class GroupCommit(Generic[Item, Result]):
                 # The loop's turn before the next write: a write that does not wait for anything (SQLite
                 # called in place) would otherwise start the next batch at once, and what this batch's
                 # commit scheduled (the engine's lines telling the service of its replies) would wait
-                # for that one too: at 1,000 msg/s, 10-30 ms of each reply's median path (ad hoc).
+                # for that one too: at 1,000 msg/s, 10-33 ms of each reply's median path (ad hoc).
                 await asyncio.sleep(0)
         finally:  # cancelled (shutdown): nobody waits forever for a write that will not happen
             for _, future in batch + self._waiting:
