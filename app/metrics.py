@@ -58,6 +58,9 @@ REQUEST_SECONDS = Histogram(
 )
 QUEUE_LENGTH = Gauge("kefu_queue_length", "Conversations waiting for a person", ["queue"])
 OUTBOX_BACKLOG = Gauge("kefu_outbox_backlog", "Replies not yet delivered")
+SQLITE_WAL_PAGES = Gauge(
+    "kefu_sqlite_wal_pages", "Pages left in SQLite's write-ahead log after the last checkpoint (embedded mode)"
+)
 
 
 @functools.cache

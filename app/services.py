@@ -37,6 +37,7 @@ from app.platforms import configured_adapters
 from app.rate_limits import WebhookLimits
 from app.settings import Settings
 from app.store.database import create_engine, create_report_engine, session_factory
+from app.store.wal_checkpoints import WalCheckpoints
 from faq.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -69,10 +70,11 @@ class Services:
     ops_figures: SharedFigures  # the dashboard's figures, read once for the pages that ask together
     deliver: Callable[[OutboundMessage], None]  # after a commit: wake the outbox, push to open widgets
     routing_now: Callable[[], Routing]  # the live rules, or the shipped ones if the configured never loaded
+    checkpoints: WalCheckpoints | None  # SQLite's log copied back beside the event loops; None on PostgreSQL
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
-        db = create_engine(settings.database_url)
+        db = create_engine(settings.database_url, checkpoint_on_commit=False)
         sessions = session_factory(db)
         report_db = create_report_engine(settings.database_url, db)
         reports = session_factory(report_db)
@@ -132,6 +134,7 @@ class Services:
             ops_figures=SharedFigures(reports, settings.ops.figures_seconds),
             deliver=on_outbound,
             routing_now=live_routing,
+            checkpoints=WalCheckpoints.for_url(settings.database_url),
         )
 
     @property
@@ -139,6 +142,8 @@ class Services:
         return self.adapters[("web", self.settings.web.account)]
 
     async def start(self) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.start()
         for files in (self.faq, self.routing):
             await files.load()
             files.watch()
@@ -180,6 +185,8 @@ class Services:
             await self.redis.aclose()
         await self.report_db.dispose()  # `db` itself on PostgreSQL: disposing twice does no harm
         await self.db.dispose()
+        if self.checkpoints is not None:
+            self.checkpoints.stop()
         log.info("kefu stopped: in-flight work drained, the rest resumes on restart")
 
 

@@ -70,7 +70,7 @@ def add_report(line: bytes) -> None:
 
 async def _child() -> None:
     stdin, settings = await child_input("delivery process")
-    db = create_engine(settings.database_url)
+    db = create_engine(settings.database_url, checkpoint_on_commit=False)  # the service checkpoints
     http = http_client(settings.outbox.send_timeout_seconds)
     outbox = Outbox(session_factory(db), configured_adapters(settings, http), settings.outbox)
     report = CounterReport(COUNTERS)

@@ -173,7 +173,7 @@ async def _child() -> None:
         ),
         decided=reports.decided.append,
     )
-    db = create_engine(settings.database_url)
+    db = create_engine(settings.database_url, checkpoint_on_commit=False)  # the service checkpoints
     processing = Processing(session_factory(db), hooks, settings.engine)
     reporting = asyncio.create_task(reports.every_second())
     processing.start()

@@ -17,9 +17,11 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 from app.store import sqlite_loop, sqlite_thread
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, checkpoint_on_commit: bool = True) -> AsyncEngine:
+    """`checkpoint_on_commit=False` in kefu serve's processes: the service checkpoints SQLite's log
+    on a thread of its own (app/store/wal_checkpoints.py), so no COMMIT on an event loop does."""
     if url.startswith("sqlite"):
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, checkpoint_on_commit=checkpoint_on_commit)
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
@@ -33,7 +35,7 @@ def create_report_engine(url: str, db: AsyncEngine) -> AsyncEngine:
     return _sqlite_engine(url, read_only=True) if url.startswith("sqlite") else db
 
 
-def _sqlite_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
+def _sqlite_engine(url: str, *, read_only: bool = False, checkpoint_on_commit: bool = True) -> AsyncEngine:
     # One connection: SQLite has one writer anyway, and a read that upgrades to a write in a
     # second connection fails with SQLITE_BUSY at once instead of waiting.
     address = make_url(url)
@@ -52,7 +54,11 @@ def _sqlite_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
         cursor = dbapi_connection.cursor()
         busy = 5000 if read_only else 0  # the writer waits for the lock itself, the event loop running
         pragmas = ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={busy}", "foreign_keys=ON")
-        for pragma in (*pragmas, "query_only=ON") if read_only else pragmas:
+        if read_only:
+            pragmas += ("query_only=ON",)
+        elif not checkpoint_on_commit:
+            pragmas += ("wal_autocheckpoint=0",)
+        for pragma in pragmas:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
