@@ -45,14 +45,14 @@ class WalCheckpoints:
         self._outage = OutageLog(log, "SQLite checkpoint")
 
     @classmethod
-    def for_url(cls, url: str) -> WalCheckpoints | None:
+    def for_url(cls, url: str, every: float = CHECKPOINT_SECONDS) -> WalCheckpoints | None:
         """The checkpoints of a SQLite file; None where there is no log to look after (PostgreSQL,
         an in-memory SQLite)."""
         address = make_url(url)
         if address.get_backend_name() != "sqlite" or address.database in (None, "", ":memory:"):
             return None
         args, kwargs = address.get_dialect()().create_connect_args(address)  # as kefu's own connections
-        return cls(partial(sqlite3.connect, *args, **{**kwargs, "isolation_level": None}))
+        return cls(partial(sqlite3.connect, *args, **{**kwargs, "isolation_level": None}), every)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoints", daemon=True)
