@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.cpu_budget
 	$(BIN)/python -m benchmarks.intake_write
 	$(BIN)/python -m benchmarks.intake_ids
+	$(BIN)/python -m benchmarks.wal_checkpoints
 	$(BIN)/python -m benchmarks.load
 	$(BIN)/python -m benchmarks.load_stages
 
