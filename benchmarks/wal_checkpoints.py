@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import os
 import platform
-import secrets
 import statistics
 import tempfile
 import time
@@ -25,12 +24,12 @@ from pathlib import Path
 
 import uvloop
 
-from adapters.base import Address, InboundMessage
 from app.engine.intake import _row
 from app.engine.intake_sqlite import SQLiteRows
 from app.store.database import create_engine
-from app.store.tables import Base, utcnow
+from app.store.tables import Base
 from app.store.wal_checkpoints import CHECKPOINT_SECONDS, WalCheckpoints
+from benchmarks.intake_write import inbound_message
 from benchmarks.results_file import publish, revision
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +50,7 @@ async def one_round(folder: Path, setup: str, args: argparse.Namespace) -> dict[
         write, times = SQLiteRows(engine), []
         cpu = time.process_time()
         for _ in range(args.commits):
-            rows = [_row(_message()) for _ in range(args.batch)]
+            rows = [_row(inbound_message()) for _ in range(args.batch)]
             started = time.perf_counter()
             await write(rows)
             times.append(time.perf_counter() - started)
@@ -72,18 +71,13 @@ async def one_round(folder: Path, setup: str, args: argparse.Namespace) -> dict[
     }
 
 
-def _message() -> InboundMessage:
-    customer = f"c{secrets.randbelow(100_000)}"
-    return InboundMessage(Address("web", "default", customer), secrets.token_hex(8), "发货时间是多久呀", utcnow())
-
-
 async def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     rounds: dict[str, list[dict[str, float]]] = {ON_COMMIT: [], THREAD: []}
     with tempfile.TemporaryDirectory() as temp:
         for number in range(args.rounds):
             order = [ON_COMMIT, THREAD] if number % 2 == 0 else [THREAD, ON_COMMIT]
             for setup in order:
-                folder = Path(temp) / f"{number}-{len(rounds[setup])}-{order.index(setup)}"
+                folder = Path(temp) / f"{number}-{order.index(setup)}"
                 folder.mkdir()
                 rounds[setup].append(await one_round(folder, setup, args))
     return {
