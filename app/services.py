@@ -84,7 +84,7 @@ class Services:
         faq, routing, live_routing = knowledge.faq, knowledge.routing, knowledge.routing_now
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         live, agent_events = live_hubs(redis)
-        outbox = DeliveryProcess(settings) if settings.outbox.process else Outbox(sessions, adapters, settings.outbox)
+        outbox = DeliveryProcess(settings) if settings.outbox.process else Outbox(db, adapters, settings.outbox)
 
         def on_outbound(message: OutboundMessage) -> None:
             outbox.wake()

@@ -28,7 +28,7 @@ from app.engine.outbox import Outbox
 from app.http_client import http_client
 from app.platforms import configured_adapters
 from app.settings import Settings
-from app.store.database import create_engine, session_factory
+from app.store.database import create_engine
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ async def _child() -> None:
     stdin, settings = await child_input("delivery process")
     db = create_engine(settings.database_url, checkpoint_on_commit=False)  # the service checkpoints
     http = http_client(settings.outbox.send_timeout_seconds)
-    outbox = Outbox(session_factory(db), configured_adapters(settings, http), settings.outbox)
+    outbox = Outbox(db, configured_adapters(settings, http), settings.outbox)
     report = CounterReport(COUNTERS)
     reporting = asyncio.create_task(_report_every(report))
     outbox.start()

@@ -29,11 +29,11 @@ def callback() -> Iterator[CallbackServer]:
         yield server
 
 
-async def deliver_one_at_a_time(sessions: async_sessionmaker, callback: CallbackServer, count: int) -> list[str]:
+async def deliver_one_at_a_time(store: AsyncEngine, callback: CallbackServer, count: int) -> list[str]:
     """Run an outbox that sends one reply at a time until `count` arrived; their texts in arrival order."""
     settings = Settings(web={"secret": SECRET, "callback_url": callback.url})
     http = http_client(5.0)
-    outbox = Outbox(sessions, configured_adapters(settings, http), OutboxSettings(parallel=1, poll_seconds=0.05))
+    outbox = Outbox(store, configured_adapters(settings, http), OutboxSettings(parallel=1, poll_seconds=0.05))
     outbox.start()
     try:
         for _ in range(200):
@@ -62,7 +62,7 @@ async def test_an_answer_goes_before_wait_notices_stored_earlier(store: AsyncEng
     sessions = session_factory(store)
     await store_notices_then_a_reply(sessions)
 
-    texts = await deliver_one_at_a_time(sessions, callback, 4)
+    texts = await deliver_one_at_a_time(store, callback, 4)
 
     assert texts == ["48小时内发货哦～", "前面还有0位", "前面还有1位", "前面还有2位"]
 
@@ -74,6 +74,6 @@ async def test_a_notice_yields_to_a_bounded_number_of_later_replies(store: Async
         moved = update(OutboxItem).where(OutboxItem.id == answer.id).values(id=answer.id + UNPROMPTED_YIELDS)
         await session.execute(moved)
 
-    texts = await deliver_one_at_a_time(sessions, callback, 4)
+    texts = await deliver_one_at_a_time(store, callback, 4)
 
     assert texts == ["前面还有0位", "前面还有1位", "前面还有2位", "48小时内发货哦～"]
