@@ -47,6 +47,7 @@ class Round:
     replied_per_second: float
     e2e_p50: float
     e2e_p99: float
+    cpu_ms: float  # kefu's CPU (all its processes) during the phase, per message accepted: less noisy than latency
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -83,7 +84,8 @@ async def one_round(tree: Path, folder: Path, receiver: CallbackReceiver, secret
     arrived = {key: receiver.first[key] for key in phase.sent.at if key in receiver.first}
     within = sum(1 for at in arrived.values() if at - phase.started <= seconds)
     e2e = sorted((at - phase.sent.at[key]) * 1000 for key, at in arrived.items())
-    return Round(within / seconds, _percentile(e2e, 0.5), _percentile(e2e, 0.99))
+    cpu_ms = phase.cpu / max(phase.sent.accepted, 1) * 1000
+    return Round(within / seconds, _percentile(e2e, 0.5), _percentile(e2e, 0.99), cpu_ms)
 
 
 async def run(args) -> str:
@@ -117,10 +119,11 @@ def report(results: dict[tuple[int, str], list[Round]], names: list[str], args) 
         f"--rounds {args.rounds} --waiting {args.waiting} --agents {args.agents}"
         f"{''.join(f' --setting {s}' for s in args.setting)}`; open loop, new customers,"
         " one instance on SQLite, settings as in load.md",
-        "- each cell: the median over the rounds; replied/s counts replies that reached the callback within the phase",
+        "- each cell: the median over the rounds; replied/s counts replies that reached the callback within the phase;"
+        " kefu CPU: all its processes' CPU during the phase over the messages accepted",
         "",
-        "| offered msg/s | revision | replied/s | e2e p50 / p99 ms | each round's p99 ms |",
-        "|---|---|---|---|---|",
+        "| offered msg/s | revision | replied/s | e2e p50 / p99 ms | each round's p99 ms | kefu CPU per message |",
+        "|---|---|---|---|---|---|",
     ]
     for rate in args.rates:
         for name in names:
@@ -129,7 +132,8 @@ def report(results: dict[tuple[int, str], list[Round]], names: list[str], args) 
             p50 = statistics.median(r.e2e_p50 for r in rounds)
             p99 = statistics.median(r.e2e_p99 for r in rounds)
             each = ", ".join(f"{r.e2e_p99:,.0f}" for r in rounds)
-            lines.append(f"| {rate} | {name} | {replied:,.0f} | {p50:,.0f} / {p99:,.0f} | {each} |")
+            cpu = statistics.median(r.cpu_ms for r in rounds)
+            lines.append(f"| {rate} | {name} | {replied:,.0f} | {p50:,.0f} / {p99:,.0f} | {each} | {cpu:.2f} ms |")
     return "\n".join(lines) + "\n"
 
 
