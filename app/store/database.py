@@ -38,8 +38,7 @@ def create_report_engine(url: str, db: AsyncEngine) -> AsyncEngine:
 def _sqlite_engine(url: str, *, read_only: bool = False, checkpoint_on_commit: bool = True) -> AsyncEngine:
     # One connection: SQLite has one writer anyway, and a read that upgrades to a write in a
     # second connection fails with SQLITE_BUSY at once instead of waiting.
-    address = make_url(url)
-    args, kwargs = address.get_dialect()().create_connect_args(address)  # what aiosqlite would get from the URL
+    args, kwargs = sqlite_connect_args(url)
     engine = create_async_engine(
         url,
         async_creator=partial((sqlite_thread if read_only else sqlite_loop).connect, *args, **kwargs),
@@ -63,6 +62,12 @@ def _sqlite_engine(url: str, *, read_only: bool = False, checkpoint_on_commit: b
         cursor.close()
 
     return engine
+
+
+def sqlite_connect_args(url: str) -> tuple[list, dict]:
+    """What sqlite3.connect gets for a SQLite URL, as aiosqlite would get it from SQLAlchemy."""
+    address = make_url(url)
+    return address.get_dialect()().create_connect_args(address)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:

@@ -25,6 +25,7 @@ from sqlalchemy import make_url
 
 from app import metrics
 from app.engine.outage import OutageLog
+from app.store.database import sqlite_connect_args
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class WalCheckpoints:
         address = make_url(url)
         if address.get_backend_name() != "sqlite" or address.database in (None, "", ":memory:"):
             return None
-        args, kwargs = address.get_dialect()().create_connect_args(address)  # as kefu's own connections
+        args, kwargs = sqlite_connect_args(url)  # as kefu's own connections
         return cls(partial(sqlite3.connect, *args, **{**kwargs, "isolation_level": None}), every)
 
     def start(self) -> None:
