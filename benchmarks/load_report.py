@@ -9,6 +9,7 @@ from datetime import datetime
 
 FLAT = (0.8, 1.25)  # CPU per message at 100k customers over 1k: "flat" within the machine's run-to-run noise
 KINDS = ("answer", "handoff", "other", "silent", "unprocessed")
+GOAL_RATE = 1_000  # msg/s fully processed by one instance at p99 end to end < 100 ms (issue 7)
 
 
 def pct(values: list[float], p: float) -> float | None:
@@ -89,10 +90,14 @@ def open_table(phases: list, receiver, instances: int = 1) -> list[str]:
         "| backlog drained after | unprompted callbacks meanwhile |",
         "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if each else ""),
     ]
+    rounds = Counter(phase.rate for phase in phases)
+    seen: Counter = Counter()
     for phase in phases:
         f = figures(phase, receiver)
+        seen[phase.rate] += 1
+        rate = f"{phase.rate:,}" + (f", round {seen[phase.rate]}" if rounds[phase.rate] > 1 else "")
         rows.append(
-            f"| {phase.rate:,} | {phase.sent.unsent:,} | {f['rate']:,.0f} | {f['processed_rate']:,.0f} "
+            f"| {rate} | {phase.sent.unsent:,} | {f['rate']:,.0f} | {f['processed_rate']:,.0f} "
             + (f"| {f['processed_rate'] / instances:,.0f} " if each else "")
             + f"| {ms(f['e2e'])} | {ms(f['ack'])} | {f['refused']} | {f['cpu_ms']:.2f} ms | {f['bench_us']:,.0f} µs "
             f"| {drained(phase)} | {f['notices']:,} |"
@@ -144,8 +149,33 @@ def outcome_table(phases: list, counts: dict[str, Counter]) -> list[str]:
 
 def sustained(phase, receiver) -> bool:
     """Offered rate kept up with: ≥ 95% of it processed, p99 end to end under 100 ms, backlog gone."""
+    return kept_p99(phase, receiver) < 100
+
+
+def kept_p99(phase, receiver) -> float:
+    """The phase's e2e p99 if it kept up with its rate (≥ 95% processed, backlog gone), else infinity."""
     f = figures(phase, receiver)
-    return f["processed_rate"] >= 0.95 * phase.rate and (f["e2e"][1] or 1e9) < 100 and phase.drained is not None
+    kept = f["processed_rate"] >= 0.95 * phase.rate and phase.drained is not None and f["e2e"][1] is not None
+    return f["e2e"][1] if kept else float("inf")
+
+
+def goal_rounds(rated: list, receiver, rate: int = GOAL_RATE) -> str:
+    """The goal's verdict on the median of the rounds at its rate (the upper one of an even count)."""
+    rounds = [p for p in rated if p.rate == rate]
+    if not rounds:
+        return f"**not measured** (no open-loop phase at {rate:,} msg/s)"
+    p99s = sorted(kept_p99(p, receiver) for p in rounds)
+    median = p99s[len(p99s) // 2]
+    each = "; ".join(_round(p, receiver) for p in rounds)
+    verdict = "**met**" if median < 100 else "**not met**"
+    return f"{verdict} in the median of {len(rounds)} rounds at {rate:,} msg/s (each round: {each})"
+
+
+def _round(phase, receiver) -> str:
+    f = figures(phase, receiver)
+    p99 = "–" if f["e2e"][1] is None else f"{f['e2e'][1]:,.0f}"
+    kept = "" if kept_p99(phase, receiver) < float("inf") else ", not kept up with"
+    return f"{f['processed_rate']:,.0f} msg/s processed, p99 {p99} ms{kept}"
 
 
 def scaleout_goal(two) -> str:
@@ -199,8 +229,8 @@ def goals(top: dict, ingest: dict, closed: list, rated: list, receiver, counts: 
         f"it accepts on the same core accepts {' and '.join(f'{r:.0%}' for r in ratios)} of the ceiling "
         "(1k and 100k customers): there processing takes the CPU, which the next goal measures.",
         "- ≥ 1,000 msg/s fully processed by one instance with p99 end to end < 100 ms: "
-        f"{verdict(any(r >= 1000 for r in kept))} "
-        f"(highest offered rate kept up with: {f'{max(kept):,} msg/s' if kept else 'none of those offered'}).",
+        f"{goal_rounds(rated, receiver)}; highest offered rate kept up with: "
+        f"{f'{max(kept):,} msg/s' if kept else 'none of those offered'}.",
         f"- CPU per message flat from 1k to 100k customers: {verdict(FLAT[0] <= growth <= FLAT[1])} "
         f"({cost[1_000]:.2f} → {cost[100_000]:.2f} ms, ×{growth:.2f}; 'flat' taken as ×{FLAT[0]}-{FLAT[1]})."
         + _same_work(closed, counts),
@@ -236,7 +266,8 @@ def header(args, load: float, two) -> list[str]:
         f"{load:.2f} at start, {os.getloadavg()[0]:.2f} at end; Python {platform.python_version()}",
         f"- parameters: `--clients {args.clients} --seconds {args.seconds:g} --ack-rounds {args.ack_rounds} "
         f"--rates {','.join(map(str, args.rates))} --rate-seconds {args.rate_seconds:g} "
-        f"--drain-limit {args.drain_limit:g}{'' if args.child_processes else ' --no-child-processes'}`",
+        f"--goal-rounds {args.goal_rounds} --drain-limit {args.drain_limit:g}"
+        f"{'' if args.child_processes else ' --no-child-processes'}`",
         "- kefu: `kefu migrate` + `kefu serve` (one uvicorn worker, uvloop, httptools, no access log), a fresh "
         "SQLite file, `KEFU_ENV=test`, `KEFU_LOG_LEVEL=WARNING`, the sample FAQ and rules, engine and outbox at "
         "their defaults"
