@@ -149,32 +149,30 @@ def outcome_table(phases: list, counts: dict[str, Counter]) -> list[str]:
 
 def sustained(phase, receiver) -> bool:
     """Offered rate kept up with: ≥ 95% of it processed, p99 end to end under 100 ms, backlog gone."""
-    return kept_p99(phase, receiver) < 100
+    return kept_p99(phase, figures(phase, receiver)) < 100
 
 
-def kept_p99(phase, receiver) -> float:
-    """The phase's e2e p99 if it kept up with its rate (≥ 95% processed, backlog gone), else infinity."""
-    f = figures(phase, receiver)
+def kept_p99(phase, f: dict) -> float:
+    """The phase's e2e p99 if it kept up with its rate (≥ 95% processed, backlog gone), else infinity;
+    `f`: its figures."""
     kept = f["processed_rate"] >= 0.95 * phase.rate and phase.drained is not None and f["e2e"][1] is not None
     return f["e2e"][1] if kept else float("inf")
 
 
 def goal_rounds(rated: list, receiver, rate: int = GOAL_RATE) -> str:
     """The goal's verdict on the median of the rounds at its rate (the upper one of an even count)."""
-    rounds = [p for p in rated if p.rate == rate]
+    rounds = [(phase, figures(phase, receiver)) for phase in rated if phase.rate == rate]
     if not rounds:
         return f"**not measured** (no open-loop phase at {rate:,} msg/s)"
-    p99s = sorted(kept_p99(p, receiver) for p in rounds)
-    median = p99s[len(p99s) // 2]
-    each = "; ".join(_round(p, receiver) for p in rounds)
-    verdict = "**met**" if median < 100 else "**not met**"
+    p99s = sorted(kept_p99(phase, f) for phase, f in rounds)
+    verdict = "**met**" if p99s[len(p99s) // 2] < 100 else "**not met**"
+    each = "; ".join(_round(phase, f) for phase, f in rounds)
     return f"{verdict} in the median of {len(rounds)} rounds at {rate:,} msg/s (each round: {each})"
 
 
-def _round(phase, receiver) -> str:
-    f = figures(phase, receiver)
+def _round(phase, f: dict) -> str:
     p99 = "–" if f["e2e"][1] is None else f"{f['e2e'][1]:,.0f}"
-    kept = "" if kept_p99(phase, receiver) < float("inf") else ", not kept up with"
+    kept = "" if kept_p99(phase, f) < float("inf") else ", not kept up with"
     return f"{f['processed_rate']:,.0f} msg/s processed, p99 {p99} ms{kept}"
 
 
