@@ -26,7 +26,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 import uvloop
@@ -165,7 +165,7 @@ async def _child() -> None:
     hooks = EngineHooks(
         knowledge_base=lambda: knowledge.faq.current,
         routing=knowledge.routing_now,
-        on_outbound=lambda reply: to_service.send("out", asdict(reply)),
+        on_outbound=lambda reply: to_service.send("out", reply_fields(reply)),
         on_queued=lambda: to_service.send("queued"),
         publish=lambda key, event: to_service.send("publish", key, event),
         on_handoff=lambda address, conversation_id, queue: to_service.send(
@@ -195,6 +195,18 @@ async def _child() -> None:
         await asyncio.sleep(0)  # the last lines go to the pipe's buffer
         stdout.close()
         await pipe.closed  # once the buffer is written
+
+
+_REPLY_FIELDS = tuple(f.name for f in fields(OutboundMessage))
+_ADDRESS_FIELDS = tuple(f.name for f in fields(Address))
+
+
+def reply_fields(reply: OutboundMessage) -> dict[str, Any]:
+    """The reply as `dataclasses.asdict` gives it, built by hand: asdict copies every value in case
+    it is a container, ten times the cost for these plain ones (about 9 µs a reply)."""
+    out = {name: getattr(reply, name) for name in _REPLY_FIELDS}
+    out["address"] = {name: getattr(reply.address, name) for name in _ADDRESS_FIELDS}
+    return out
 
 
 class _Pipe(asyncio.Protocol):

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
 
 import pytest
 from prometheus_client import REGISTRY
 
 from adapters.base import Address, OutboundMessage
 from app.engine.conversations import EngineHooks
-from app.engine.engine_process import EngineProcess
+from app.engine.engine_process import EngineProcess, reply_fields
 from app.settings import Settings
 
 ADDRESS = Address("web", "default", "c1")
@@ -47,7 +46,7 @@ def test_what_the_child_did_is_done_by_the_services_hooks(service_side, acted):
     event = {"type": "customer_message", "conversation_id": "conv1", "text": "到底有没有人管？"}
 
     for written in (
-        line("out", asdict(reply)),
+        line("out", reply_fields(reply)),
         line("queued"),
         line("publish", "agent-1", event),
         line("handoff", ["web", "default", "c1"], "conv1", "complaints"),
@@ -93,7 +92,7 @@ def test_a_hook_that_fails_is_logged_and_the_next_lines_still_count(tmp_path, ac
     reply = OutboundMessage("m1", "conv1", ADDRESS, "bot", "亲，可以开发票")
 
     with caplog.at_level(logging.ERROR):
-        service_side._on_line(line("out", asdict(reply)))
+        service_side._on_line(line("out", reply_fields(reply)))
         service_side._on_line(line("queued"))
 
     assert acted == [("queued",)]
