@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
 from adapters.base import Address, OutboundMessage
 from app import metrics
@@ -91,14 +90,16 @@ class ConversationEngine:
                 held = [a for a in dict.fromkeys(addresses) if await hold_conversation(session, a)]
                 pending = await _next_pending_and_open(session, held)  # after the locks: what is pending now
                 recent = await recent_messages(session, _history_ends(pending))
-                for n, address in enumerate(addresses):
-                    if address in addresses[:n]:  # its staged message is unflushed: it would be handled twice
+                holding, seen = set(held), set()
+                for address in addresses:
+                    if address in seen:  # its staged message is unflushed: it would be handled twice
                         outcomes.append(True)  # so the caller comes back once this one is committed
-                    elif address not in held:
+                    elif address not in holding:
                         outcomes.append(ConversationBusy(address))
                     else:
                         found = pending.get(address, ())
                         outcomes.append(await self._handle_next(session, address, found, recent, writes))
+                    seen.add(address)
             await writes.write(session)
         for outcome in outcomes:
             if isinstance(outcome, Handled):
@@ -271,9 +272,9 @@ _OLDEST_PENDING = (
     .order_by(Message.id)
     .limit(1)
 )
-_PENDING_PLACES = (  # the customers' unprocessed messages, numbered from each one's oldest
+_PENDING_PLACES = (  # the customers' unprocessed messages, numbered from each one's oldest; only what is read
     select(
-        Message,
+        *(Message.__table__.c[name] for name in dict.fromkeys(("channel", "account", *PENDING_COLUMNS))),
         func.row_number().over(partition_by=Message.customer_id, order_by=Message.id).label("place"),
     )
     .where(
@@ -285,9 +286,9 @@ _PENDING_PLACES = (  # the customers' unprocessed messages, numbered from each o
     )
     .subquery()
 )
-_PENDING = aliased(Message, _PENDING_PLACES)
+_PENDING = _PENDING_PLACES.c
 _PENDING_AND_OPEN = (  # the message's columns as values (PendingMessage), its open conversation as an object
-    select(*(getattr(_PENDING, name) for name in PENDING_COLUMNS), Conversation)
+    select(*(_PENDING[name] for name in PENDING_COLUMNS), Conversation)
     .outerjoin(
         Conversation,
         and_(
@@ -297,8 +298,8 @@ _PENDING_AND_OPEN = (  # the message's columns as values (PendingMessage), its o
             Conversation.state != ConversationState.CLOSED,
         ),
     )
-    .where(_PENDING_PLACES.c.place <= 2)
-    .order_by(_PENDING_PLACES.c.id)
+    .where(_PENDING.place <= 2)
+    .order_by(_PENDING.id)
 )
 
 
