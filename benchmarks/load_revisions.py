@@ -9,13 +9,14 @@ turns, phase by phase, each a fresh `kefu serve` on a fresh SQLite file with the
 and traffic as the load run's open loop; the report gives each rate's medians over the rounds.
 
 With `--waiting N`, N customers first send one angry message each and wait for a person (nobody is
-online), as in a promotion's backlog, before the measured phase starts. With `--agents M` as well,
+online), as in a promotion's backlog, before the measured phase starts; it starts once their first
+wait notices are all out, so it measures the line's steady cost, not the tail of its arrival. With `--agents M` as well,
 M agents are online (5 chats each, every skill, never replying): the first of the backlog fill
 their places, the rest wait, and every handoff of the measured phase finds them all busy.
 
 replied/s = messages of the phase whose reply reached the callback before the phase ended, per
-second of the phase: what customers saw while the load lasted (no draining afterwards). Server CPU
-is not compared: at these rates both use the whole core their event loop can have.
+second of the phase: what customers saw while the load lasted (no draining afterwards). CPU per
+message is all of kefu's processes over the phase, per message accepted: less noisy than latency.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from benchmarks.results_file import publish, revision
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "load_revisions.md"
 WAITING_RATE = 300  # msg/s of the backlog's angry messages
+NOTICES_QUIET_SECONDS = 2.5  # the timers tick once a second
 
 
 @dataclass
@@ -71,11 +73,27 @@ async def loaded_phase(tree: Path, folder: Path, receiver: CallbackReceiver, sec
             await measure(
                 "waiting", kefu, open_loop(kefu.port, backlog, rate=WAITING_RATE, seconds=args.waiting / WAITING_RATE)
             )
-        await asyncio.sleep(3 if args.waiting else 1)  # the backlog's first notices (nobody online) go out first
+            await _notices_sent(receiver)
+        await asyncio.sleep(1)
         messages = Messages(f"r{folder.name}", 100_000, secret)
         return await measure(folder.name, kefu, open_loop(kefu.port, messages, rate=rate, seconds=args.seconds))
     finally:
         kefu.stop()
+
+
+async def _notices_sent(receiver: CallbackReceiver) -> None:
+    """Until the backlog's first wait notices are all out: none arrived for NOTICES_QUIET_SECONDS.
+
+    Each customer handed off hears their place (or that nobody is online) at the timers' next
+    tick, at most app/engine/timers.py's NOTICES_PER_TICK a second: the first notices of thousands handed off in a few
+    seconds take many seconds more, and a phase that began meanwhile measured those too (200 a
+    second beside the phase's own)."""
+    loop = asyncio.get_running_loop()
+    count, quiet_since = len(receiver.unprompted), loop.time()
+    while loop.time() - quiet_since < NOTICES_QUIET_SECONDS:
+        await asyncio.sleep(0.25)
+        if len(receiver.unprompted) != count:
+            count, quiet_since = len(receiver.unprompted), loop.time()
 
 
 async def one_round(tree: Path, folder: Path, receiver: CallbackReceiver, secret: str, rate: int, args) -> Round:
