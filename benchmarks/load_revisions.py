@@ -10,9 +10,10 @@ and traffic as the load run's open loop; the report gives each rate's medians ov
 
 With `--waiting N`, N customers first send one angry message each and wait for a person (nobody is
 online), as in a promotion's backlog, before the measured phase starts; it starts once their first
-wait notices are all out, so it measures the line's steady cost, not the tail of its arrival. With `--agents M` as well,
-M agents are online (5 chats each, every skill, never replying): the first of the backlog fill
-their places, the rest wait, and every handoff of the measured phase finds them all busy.
+wait notices are all out, so it measures the line's steady cost, not the tail of its arrival. With
+`--agents M` as well, M agents are online (5 chats each, every skill, never replying): the first of
+the backlog fill their places, the rest wait, and every handoff of the measured phase finds them
+all busy.
 
 replied/s = messages of the phase whose reply reached the callback before the phase ended, per
 second of the phase: what customers saw while the load lasted (no draining afterwards). CPU per
