@@ -86,15 +86,15 @@ async def _notices_sent(receiver: CallbackReceiver) -> None:
     """Until the backlog's first wait notices are all out: none arrived for NOTICES_QUIET_SECONDS.
 
     Each customer handed off hears their place (or that nobody is online) at the timers' next
-    tick, at most app/engine/timers.py's NOTICES_PER_TICK a second: the first notices of thousands handed off in a few
-    seconds take many seconds more, and a phase that began meanwhile measured those too (200 a
-    second beside the phase's own)."""
+    tick, at most NOTICES_PER_TICK (app/engine/timers.py) a second: the first notices of thousands
+    handed off in a few seconds take many seconds more, and a phase that began meanwhile measured
+    those too (200 a second beside the phase's own)."""
     loop = asyncio.get_running_loop()
     count, quiet_since = len(receiver.unprompted), loop.time()
     while loop.time() - quiet_since < NOTICES_QUIET_SECONDS:
         await asyncio.sleep(0.25)
-        if len(receiver.unprompted) != count:
-            count, quiet_since = len(receiver.unprompted), loop.time()
+        if (arrived := len(receiver.unprompted)) != count:
+            count, quiet_since = arrived, loop.time()
 
 
 async def one_round(tree: Path, folder: Path, receiver: CallbackReceiver, secret: str, rate: int, args) -> Round:
