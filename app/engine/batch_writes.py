@@ -5,12 +5,14 @@
 Every message of a batch marks itself processed, most add a reply and its delivery, and with new
 customers each opens a conversation with its first state transition. The ORM's unit of work spent
 about as much CPU on those rows as deciding the messages took (objects, relationships, new ids
-fetched back); here each table's rows of the batch go in one executemany. What stays with the ORM
-is what it is good at: the changes to conversations read in the batch, and the rare writes of
-other helpers (a rating).
+fetched back); here each table's rows of the batch go in one executemany. A batch's conversations
+are plain values too (OpenConversation): building an ORM object for each cost about as much as
+the rest of opening it, and each change to one went through the ORM's instrumentation. What stays
+with the ORM is the rare writes of other helpers (a rating, the timers' notices).
 
-The order keeps foreign keys whole: the flush (changes to existing rows), then new conversations,
-their transitions, the messages' processed marks and the replies, then the replies' outbox rows.
+The order keeps foreign keys whole: the flush (the ORM's changes), then new conversations, the
+changes to those read, their transitions, the messages' processed marks and the replies, then the
+replies' outbox rows.
 On SQLite those statements and the COMMIT run in one call (app/store/sqlite_statements.py): when
 each was a trip to SQLite's thread, under load each trip waited its turn on a busy event loop, and
 a batch took as long as its number of trips.
@@ -23,7 +25,7 @@ from dataclasses import MISSING, dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, inspect, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
@@ -52,29 +54,63 @@ class PendingMessage:
 PENDING_COLUMNS = tuple(f.name for f in fields(PendingMessage) if f.default is MISSING)  # what is read
 
 
+@dataclass(slots=True, eq=False)
+class OpenConversation:
+    """A conversation as a batch reads it and changes it: plain values, not an ORM object.
+
+    The columns the engine reads or writes; change them with BatchWrites.change, which writes only
+    the columns changed, as the ORM's flush did (another process may change the others meanwhile).
+    """
+
+    id: str
+    channel: str
+    account: str
+    customer_id: str
+    state: str
+    customer: dict[str, Any] | None
+    agent_id: str | None = None
+    ticket: bool = False
+    queue: str | None = None
+    level: str | None = None
+    priority: int | None = None
+    handoff_reasons: list[str] | None = None
+    queued_at: datetime | None = None
+
+
+CONVERSATION_COLUMNS = tuple(f.name for f in fields(OpenConversation))
+
+
 class BatchWrites:
     """The rows one batch stages while it decides, written together by `write` before its commit."""
 
     def __init__(self) -> None:
-        self._conversations: list[Conversation] = []
+        self._opened: dict[str, OpenConversation] = {}
+        self._changes: dict[str, dict[str, Any]] = {}  # conversation id -> the columns changed
         self._transitions: list[dict[str, Any]] = []
         self._processed: list[PendingMessage] = []
         self._replies: list[dict[str, Any]] = []
 
-    def open(self, conversation: Conversation, reason: str) -> None:
-        """A new conversation (not in the session), inserted as it stands when the batch is written."""
-        self._conversations.append(conversation)
+    def open(self, conversation: OpenConversation, reason: str) -> None:
+        """A new conversation, inserted as it stands when the batch is written."""
+        self._opened[conversation.id] = conversation
         self._transitions.append(_transition(conversation.id, None, conversation.state, reason))
 
-    def transition(self, conversation: Conversation, to_state: str, reason: str) -> None:
+    def change(self, conversation: OpenConversation, **columns: Any) -> None:
+        """Set columns of the conversation, and write them (a new one's are inserted as they stand)."""
+        for name, value in columns.items():
+            setattr(conversation, name, value)
+        if conversation.id not in self._opened:
+            self._changes.setdefault(conversation.id, {}).update(columns)
+
+    def transition(self, conversation: OpenConversation, to_state: str, reason: str) -> None:
         self._transitions.append(_transition(conversation.id, conversation.state, to_state, reason))
-        conversation.state = to_state
+        self.change(conversation, state=to_state)
 
     def processed(self, message: PendingMessage) -> None:
         """A customer's message read by the batch: its conversation, meta and mark as they stand now."""
         self._processed.append(message)
 
-    def reply(self, conversation: Conversation, **reply: Any) -> OutboundMessage:
+    def reply(self, conversation: Conversation | OpenConversation, **reply: Any) -> OutboundMessage:
         """Stage a message for the customer and its delivery, in order (see app/engine/replies.add_reply)."""
         row = reply_row(conversation, **reply)
         self._replies.append(row)
@@ -101,8 +137,11 @@ class BatchWrites:
         deliveries = [
             {**{k: row[k] for k in ("public_id", "conversation_id", "channel")}, "now": now} for row in self._replies
         ]
+        opened = [{name: getattr(c, name) for name in CONVERSATION_COLUMNS} for c in self._opened.values()]
+        changes = ({"conversation": id_, **columns} for id_, columns in self._changes.items())
         return [
-            *((_INSERT_CONVERSATIONS, rows) for rows in _same_columns(_columns(c) for c in self._conversations)),
+            (_INSERT_CONVERSATIONS, opened),
+            *((_UPDATE_CONVERSATION, rows) for rows in _same_columns(changes)),
             (_INSERT_TRANSITIONS, self._transitions),
             (_MARK_PROCESSED, [_mark(m) for m in self._processed]),
             (_INSERT_MESSAGES, self._replies),
@@ -112,14 +151,6 @@ class BatchWrites:
 
 def _transition(conversation_id: str, from_state: str | None, to_state: str, reason: str) -> dict[str, Any]:
     return {"conversation_id": conversation_id, "from_state": from_state, "to_state": to_state, "reason": reason}
-
-
-_CONVERSATION_COLUMNS = frozenset(c.key for c in Conversation.__table__.columns)
-
-
-def _columns(conversation: Conversation) -> dict[str, Any]:
-    """The columns set on the object; the others take their defaults in the insert."""
-    return {k: v for k, v in inspect(conversation).dict.items() if k in _CONVERSATION_COLUMNS}
 
 
 def _same_columns(rows: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -140,7 +171,9 @@ def _mark(message: PendingMessage) -> dict[str, Any]:
 
 
 _MESSAGES = Message.__table__
-_INSERT_CONVERSATIONS = insert(Conversation.__table__)  # executed with each row's dict: its keys are the columns
+_CONVERSATIONS = Conversation.__table__
+_INSERT_CONVERSATIONS = insert(_CONVERSATIONS)  # executed with each row's dict: its keys are the columns
+_UPDATE_CONVERSATION = update(_CONVERSATIONS).where(_CONVERSATIONS.c.id == bindparam("conversation"))  # and updated_at
 _INSERT_TRANSITIONS = insert(StateTransition.__table__)
 _MARK_PROCESSED = (
     update(_MESSAGES)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cache
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import CompoundSelect, bindparam, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.engine.bot import NOBODY_ONLINE, Turn
+from app.store.sqlite_statements import read_rows
 from app.store.tables import Conversation, Message
 from routing.emotion import Evidence, Reading
 from routing.rules import Rules
@@ -29,13 +30,15 @@ async def recent_messages(session: AsyncSession, before: Mapping[str, int]) -> d
     """
     found: dict[str, list[PastMessage]] = {conversation_id: [] for conversation_id in before}
     pairs = list(before.items())
+    connection = await session.connection() if pairs else None
     for start in range(0, len(pairs), _PER_STATEMENT):
         chunk = pairs[start : start + _PER_STATEMENT]
         params: dict[str, Any] = {}
         for n, (conversation_id, message_id) in enumerate(chunk):
             params[f"conversation_{n}"], params[f"before_{n}"] = conversation_id, message_id
-        for row in (await session.execute(_recent_of(len(chunk)), params)).all():
-            found[row.conversation_id].append(row)
+        for row in await read_rows(connection, _recent_of(len(chunk)), params):
+            past = _Past(*row)
+            found[past.conversation_id].append(past)
     for rows in found.values():
         rows.sort(key=lambda row: row.id, reverse=True)
     return found
@@ -63,6 +66,16 @@ def turn_for(conversation: Conversation, text: str, recent: Sequence[PastMessage
 
 
 class PastMessage(Protocol):
+    direction: str
+    sender: str
+    meta: dict[str, Any] | None
+
+
+class _Past(NamedTuple):
+    """A row `_recent_of` reads."""
+
+    conversation_id: str
+    id: int
     direction: str
     sender: str
     meta: dict[str, Any] | None

@@ -11,13 +11,14 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.base import Address, OutboundMessage
 from app import metrics
-from app.engine.batch_writes import PENDING_COLUMNS, BatchWrites, PendingMessage
+from app.engine.batch_writes import CONVERSATION_COLUMNS, PENDING_COLUMNS, BatchWrites, OpenConversation, PendingMessage
 from app.engine.bot import Decision, decide
 from app.engine.closing import record_rating
 from app.engine.context import PastMessage, recent_messages, turn_for
@@ -26,6 +27,7 @@ from app.engine.group_commit import GroupCommit
 from app.engine.outage import is_outage
 from app.engine.waiting import SUPERVISORS
 from app.knowledge import Routing
+from app.store.sqlite_statements import read_rows
 from app.store.tables import Conversation, ConversationState, Message, new_id, utcnow
 from faq.knowledge_base import KnowledgeBase
 
@@ -51,7 +53,7 @@ class Handled:
 
     message: PendingMessage
     decision: Decision | None  # None: the message was a rating, thanked without the bot
-    conversation: Conversation | None
+    conversation: OpenConversation | None
     outbound: list[OutboundMessage]
     more: bool  # another message of the address waits after this one
 
@@ -113,7 +115,7 @@ class ConversationEngine:
         self,
         session: AsyncSession,
         address: Address,
-        pending: Sequence[tuple[PendingMessage, Conversation | None]],
+        pending: Sequence[tuple[PendingMessage, OpenConversation | None]],
         recent: Mapping[str, Sequence[PastMessage]],
         writes: BatchWrites,
     ) -> Handled | bool:
@@ -133,7 +135,7 @@ class ConversationEngine:
         else:
             conversation = current or _new_conversation(writes, address)
             if message.customer:
-                conversation.customer = message.customer
+                writes.change(conversation, customer=message.customer)
             past = recent.get(conversation.id, ())
             decision, outbound = self._converse(conversation, message, routing, past, writes)
         message.processed_at = utcnow()
@@ -149,7 +151,7 @@ class ConversationEngine:
 
     def _converse(
         self,
-        conversation: Conversation,
+        conversation: OpenConversation,
         message: PendingMessage,
         routing: Routing,
         recent: Sequence[PastMessage],
@@ -161,7 +163,7 @@ class ConversationEngine:
         started = time.perf_counter()
         decision = decide(turn, self._hooks.knowledge_base(), routing)
         self._hooks.decided(time.perf_counter() - started)
-        _record(message, conversation, decision)
+        _record(message, conversation, decision, writes)
         if decision.new_state:
             writes.transition(conversation, decision.new_state, decision.reason or "")
         outbound = [
@@ -178,7 +180,7 @@ class ConversationEngine:
         ]
         return decision, outbound
 
-    def _tell(self, decision: Decision, conversation: Conversation, message: PendingMessage) -> None:
+    def _tell(self, decision: Decision, conversation: OpenConversation, message: PendingMessage) -> None:
         """Once committed: wake the assigner and tell the platform of a handoff, tell the agent who owns the chat."""
         if decision.handoff:
             self._hooks.on_queued()
@@ -201,7 +203,7 @@ class ConversationEngine:
                 log.error("gave up on %s message %s: %s", address.channel, message.public_id, error)
 
 
-def _count(decision: Decision, conversation: Conversation) -> None:
+def _count(decision: Decision, conversation: OpenConversation) -> None:
     """The FAQ's outcome, the entry answered and the handoff, for /metrics (only when the bot decided)."""
     evidence = next((r.meta["faq"] for r in decision.replies if r.meta.get("faq")), None)
     if evidence is not None:
@@ -213,26 +215,29 @@ def _count(decision: Decision, conversation: Conversation) -> None:
         metrics.handoff(conversation.handoff_reasons or (), decision.handoff.queue, decision.handoff.level)
 
 
-def _record(message: PendingMessage, conversation: Conversation, decision: Decision) -> None:
+def _record(message: PendingMessage, conversation: OpenConversation, decision: Decision, writes: BatchWrites) -> None:
     """Keep the reading and intent with the customer's message and the handoff on the conversation."""
     message.meta = {
         "reading": decision.reading.as_dict() if decision.reading else None,
         "intent": decision.intent.as_dict() if decision.intent else None,
     }
     if decision.ticket and not decision.handoff:  # took the 留言 offer while waiting: no more wait notices
-        conversation.ticket = True
+        writes.change(conversation, ticket=True)
     if decision.handoff:
-        conversation.ticket = decision.ticket
-        conversation.queued_at = utcnow()
-        conversation.queue = decision.handoff.queue
-        conversation.level = decision.handoff.level
-        conversation.priority = decision.handoff.priority
-        conversation.handoff_reasons = [f"{r.rule}: {r.detail}" if r.detail else r.rule for r in decision.reasons]
+        writes.change(
+            conversation,
+            ticket=decision.ticket,
+            queued_at=utcnow(),
+            queue=decision.handoff.queue,
+            level=decision.handoff.level,
+            priority=decision.handoff.priority,
+            handoff_reasons=[f"{r.rule}: {r.detail}" if r.detail else r.rule for r in decision.reasons],
+        )
 
 
 async def _next_pending_and_open(
     session: AsyncSession, addresses: list[Address]
-) -> dict[Address, list[tuple[PendingMessage, Conversation | None]]]:
+) -> dict[Address, list[tuple[PendingMessage, OpenConversation | None]]]:
     """For each address, its oldest two unprocessed messages with its open conversation (or None).
 
     One query per channel and account among them (a batch usually has one): the customers are
@@ -240,16 +245,20 @@ async def _next_pending_and_open(
     customers: dict[tuple[str, str], list[str]] = {}
     for address in addresses:
         customers.setdefault((address.channel, address.account), []).append(address.customer_id)
-    found: dict[Address, list[tuple[PendingMessage, Conversation | None]]] = {}
+    connection = await session.connection()
+    found: dict[Address, list[tuple[PendingMessage, OpenConversation | None]]] = {}
     for (channel, account), ids in customers.items():
-        query = {"channel": channel, "account": account, "customers": ids}
-        for *columns, conversation in await session.execute(_PENDING_AND_OPEN, query):
-            message = PendingMessage(*columns)
+        query = {"channel": channel, "account": account, **{f"customer_{n}": c for n, c in enumerate(ids)}}
+        for row in await read_rows(connection, _pending_and_open(len(ids)), query):
+            message = PendingMessage(*row[:_CONVERSATION_AT])
+            conversation = OpenConversation(*row[_CONVERSATION_AT:]) if row[_CONVERSATION_AT] is not None else None
             found.setdefault(Address(channel, account, message.customer_id), []).append((message, conversation))
     return found
 
 
-def _history_ends(pending: Mapping[Address, Sequence[tuple[PendingMessage, Conversation | None]]]) -> dict[str, int]:
+def _history_ends(
+    pending: Mapping[Address, Sequence[tuple[PendingMessage, OpenConversation | None]]],
+) -> dict[str, int]:
     """Each open conversation's id, with the id of its message about to be handled: its history ends there."""
     return {rows[0][1].id: rows[0][0].id for rows in pending.values() if rows and rows[0][1] is not None}
 
@@ -272,46 +281,50 @@ _OLDEST_PENDING = (
     .order_by(Message.id)
     .limit(1)
 )
-_PENDING_PLACES = (  # the customers' unprocessed messages, numbered from each one's oldest; only what is read
-    select(
-        *(Message.__table__.c[name] for name in dict.fromkeys(("channel", "account", *PENDING_COLUMNS))),
-        func.row_number().over(partition_by=Message.customer_id, order_by=Message.id).label("place"),
-    )
-    .where(
-        Message.channel == bindparam("channel"),
-        Message.account == bindparam("account"),
-        Message.customer_id.in_(bindparam("customers", expanding=True)),
-        Message.direction == "in",
-        Message.processed_at.is_(None),
-    )
-    .subquery()
-)
-_PENDING = _PENDING_PLACES.c
-_PENDING_AND_OPEN = (  # the message's columns as values (PendingMessage), its open conversation as an object
-    select(*(_PENDING[name] for name in PENDING_COLUMNS), Conversation)
-    .outerjoin(
-        Conversation,
-        and_(
-            Conversation.channel == _PENDING.channel,
-            Conversation.account == _PENDING.account,
-            Conversation.customer_id == _PENDING.customer_id,
-            Conversation.state != ConversationState.CLOSED,
-        ),
-    )
-    .where(_PENDING.place <= 2)
-    .order_by(_PENDING.id)
-)
+_CONVERSATION_AT = len(PENDING_COLUMNS)  # a row's first column of its conversation
 
 
-def _new_conversation(writes: BatchWrites, address: Address) -> Conversation:
-    """Not in the session: `writes` inserts it as it stands once the batch is decided."""
-    conversation = Conversation(
-        id=new_id(),
-        channel=address.channel,
-        account=address.account,
-        customer_id=address.customer_id,
-        state=ConversationState.BOT,
-        customer={},
+@cache
+def _pending_and_open(count: int) -> Select:
+    """The unprocessed messages of `customer_<n>`, n < count, at most two each, with each one's
+    open conversation, as plain values (PendingMessage, OpenConversation). Built once per count:
+    SQLAlchemy's expanding IN would be rendered again at every execution."""
+    customers = [bindparam(f"customer_{n}") for n in range(count)]
+    places = (  # the customers' unprocessed messages, numbered from each one's oldest; only what is read
+        select(
+            *(Message.__table__.c[name] for name in dict.fromkeys(("channel", "account", *PENDING_COLUMNS))),
+            func.row_number().over(partition_by=Message.customer_id, order_by=Message.id).label("place"),
+        )
+        .where(
+            Message.channel == bindparam("channel"),
+            Message.account == bindparam("account"),
+            Message.customer_id.in_(customers),
+            Message.direction == "in",
+            Message.processed_at.is_(None),
+        )
+        .subquery()
+    )
+    conversations = Conversation.__table__.c
+    return (
+        select(*(places.c[name] for name in PENDING_COLUMNS), *(conversations[c] for c in CONVERSATION_COLUMNS))
+        .outerjoin(
+            Conversation,
+            and_(
+                Conversation.channel == places.c.channel,
+                Conversation.account == places.c.account,
+                Conversation.customer_id == places.c.customer_id,
+                Conversation.state != ConversationState.CLOSED,
+            ),
+        )
+        .where(places.c.place <= 2)
+        .order_by(places.c.id)
+    )
+
+
+def _new_conversation(writes: BatchWrites, address: Address) -> OpenConversation:
+    """`writes` inserts it as it stands once the batch is decided."""
+    conversation = OpenConversation(
+        new_id(), address.channel, address.account, address.customer_id, ConversationState.BOT, customer={}
     )
     writes.open(conversation, "customer wrote first")
     return conversation

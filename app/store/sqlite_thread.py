@@ -81,6 +81,10 @@ class OneTripConnection(aiosqlite.Connection):
         thread; the caller's COMMIT, made after, then finds no transaction open and makes no trip."""
         return await self._execute(_committed, self._conn, write, args)
 
+    async def read_in_one_trip(self, read: Callable[..., T], *args: Any) -> T:
+        """`read(sqlite3_connection, *args)` in one trip, in the transaction open (if any)."""
+        return await self._execute(read, self._conn, *args)
+
 
 def connect(*args: Any, **kwargs: Any) -> OneTripConnection:
     """`sqlite3.connect(*args, **kwargs)` on the connection's thread once SQLAlchemy awaits this

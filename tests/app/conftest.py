@@ -34,6 +34,20 @@ def commits(store: AsyncEngine) -> list[int]:
 
 
 @pytest.fixture
+async def statements(store: AsyncEngine) -> list[str]:
+    """Every SQL statement the store runs from now on. On SQLite as sqlite3 traces them: the
+    engine's batches run theirs on the driver's connection directly (app/store/sqlite_statements.py)."""
+    seen: list[str] = []
+    if store.dialect.name != "sqlite":
+        event.listen(store.sync_engine, "before_cursor_execute", lambda _c, _cu, statement, *_: seen.append(statement))
+        return seen
+    async with store.connect() as connection:  # the store's one connection
+        driver = (await connection.get_raw_connection()).driver_connection
+    driver._conn.set_trace_callback(seen.append)
+    return seen
+
+
+@pytest.fixture
 def waiting_line(store: AsyncEngine) -> WaitingLine:
     """Stores waiting chats, each (customer id, its fields; `minutes` waited so far; presale L1
     priority 10 unless told); returns conversation id -> customer id."""

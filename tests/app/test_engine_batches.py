@@ -8,15 +8,17 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, make_url, select
+from sqlalchemy import func, make_url, select
 from sqlalchemy.exc import IntegrityError
 
 from adapters.base import Address
+from app.engine.batch_writes import BatchWrites, OpenConversation
 from app.engine.conversations import ConversationEngine, EngineHooks
 from app.knowledge import build_knowledge_base, build_routing
 from app.settings import DEFAULT_RULES_FILE
 from app.store.database import session_factory
-from app.store.tables import Conversation, Message, OutboxItem, StateTransition
+from app.store.tables import Conversation, Message, OutboxItem, StateTransition, utcnow
+from tests.utils.store_rows import conversation as stored_conversation
 from tests.utils.store_rows import unprocessed
 
 FAQ = Path(__file__).parent / "fixtures" / "replay" / "faq_live"
@@ -63,19 +65,15 @@ async def test_many_conversations_are_processed_once_each_in_few_transactions(st
     assert len(commits) < 6  # batched: not one transaction per message
 
 
-async def test_a_batch_reads_the_pending_messages_of_all_its_conversations_in_one_query(store, commits):
+async def test_a_batch_reads_the_pending_messages_of_all_its_conversations_in_one_query(store, commits, statements):
     engine = conversation_engine(store)
     addresses = [await arrive(store, f"c{n}", "什么时候发货", "发什么快递") for n in range(8)]
-    reads: list[str] = []
-    event.listen(
-        store.sync_engine,
-        "before_cursor_execute",
-        lambda connection, cursor, statement, *rest: reads.append(statement) if "row_number" in statement else None,
-    )
     commits.clear()
+    statements.clear()
 
     first = await asyncio.gather(*(engine.process_next(address) for address in addresses))
     assert first == [True] * 8  # each conversation's first message handled, and its second seen waiting
+    reads = [statement for statement in statements if "row_number" in statement]
     assert len(reads) == len(commits) < 8  # one read per batch, not one per conversation
     second = await asyncio.gather(*(engine.process_next(address) for address in addresses))
     assert second == [False] * 8  # now in the conversations the first messages opened
@@ -171,3 +169,25 @@ async def test_a_batch_whose_last_write_fails_leaves_nothing_half_written_and_is
         connection.execute("DROP TRIGGER refuse")
     assert await asyncio.gather(*(engine.process_next(a) for a in addresses)) == [False] * 3
     assert sorted(await replies(store)) == [("c0-0", "c0"), ("c1-0", "c1"), ("c2-0", "c2")]
+
+
+async def test_a_batch_writes_only_the_columns_it_changed_on_a_conversation_it_read(store):
+    async with session_factory(store).begin() as session:
+        chat = stored_conversation(session, "c1", state="bot", customer={})
+    read = OpenConversation(chat.id, "web", "default", "c1", "bot", customer={})  # as a batch reads it
+    noticed = utcnow()
+    async with session_factory(store).begin() as session:  # meanwhile the timers notify the customer
+        (await session.get_one(Conversation, chat.id)).notified_at = noticed
+
+    writes = BatchWrites()
+    writes.change(read, customer={"vip": True})
+    writes.transition(read, "queued", "test")
+    async with session_factory(store).begin() as session:
+        await writes.write(session)
+
+    async with session_factory(store)() as session:
+        stored = await session.get_one(Conversation, chat.id)
+        transitions = (await session.execute(select(StateTransition.from_state, StateTransition.to_state))).all()
+    assert (stored.state, stored.customer, stored.notified_at) == ("queued", {"vip": True}, noticed)
+    assert stored.updated_at > stored.created_at
+    assert transitions == [("bot", "queued")]
