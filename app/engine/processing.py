@@ -28,7 +28,8 @@ class Processing:
     def __init__(self, sessions: async_sessionmaker, hooks: EngineHooks, settings: EngineSettings) -> None:
         self._sessions = sessions
         self._settings = settings
-        engine = ConversationEngine(sessions, hooks, batch_size=settings.batch_size)
+        linger = settings.batch_linger_ms / 1000
+        engine = ConversationEngine(sessions, hooks, batch_size=settings.batch_size, linger=linger)
         self.dispatcher = Dispatcher(engine.process_next, engine.give_up, workers=settings.workers)
         self._sweeper: asyncio.Task | None = None
 
