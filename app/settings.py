@@ -123,9 +123,6 @@ class EngineSettings(BaseModel):
     # rates nothing changes (benchmarks/results/load_revisions_engine_defaults.md).
     workers: int = Field(default=128, ge=0)
     batch_size: int = Field(default=64, ge=1)  # most conversations' next messages handled in one transaction
-    # Under load, the next batch waits this long for more messages to join it (app/engine/group_commit.py):
-    # at 1,000 msg/s, 5 ms cut the engine's CPU per message by a sixth (docs/performance.md).
-    batch_linger_ms: float = Field(default=5, ge=0)
     drain_seconds: float = 10
     sweep_seconds: float = Field(default=5, gt=0)  # how often messages left unprocessed are taken over
     # Decide in a second process (app/engine/engine_process.py): on a machine with a core to spare,

@@ -68,17 +68,11 @@ class ConversationEngine:
     stays with its own message; a store outage fails them all.
     """
 
-    def __init__(
-        self, sessions: async_sessionmaker, hooks: EngineHooks, *, batch_size: int = 16, linger: float = 0.0
-    ) -> None:
+    def __init__(self, sessions: async_sessionmaker, hooks: EngineHooks, *, batch_size: int = 16) -> None:
         self._sessions = sessions
         self._hooks = hooks
         self._batches: GroupCommit[Address, bool] = GroupCommit(
-            self._process_together,
-            fails_all=is_outage,
-            batch_size=batch_size,
-            linger=linger,
-            name="conversation engine",
+            self._process_together, fails_all=is_outage, batch_size=batch_size, name="conversation engine"
         )
 
     async def process_next(self, address: Address) -> bool:

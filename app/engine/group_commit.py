@@ -8,13 +8,6 @@ writer says what became of each item (a result, or the exception that item's cal
 the whole write raises, `fails_all` says whether every item shares the failure (the database is
 down) or one item caused it: then each is written again on its own, so the bad one fails alone
 and its neighbours go through.
-
-Under load a writer may also linger: when callers arrived during a write but fewer than a full
-batch, the next write waits `linger` seconds for more to join. A batch's fixed costs do not shrink
-with it: the conversation engine's batches at 1,000 msg/s held about three messages each, and
-each batch's reads cost SQLite far more than a few lookups, since every other process's commit
-since the last one had emptied its page cache. A caller arriving while no write runs is served at
-once, so lingering only ever adds to a wait that load has already begun.
 """
 
 from __future__ import annotations
@@ -29,19 +22,10 @@ Writer = Callable[[list[Item]], Awaitable[Sequence[Result | Exception]]]  # one 
 
 
 class GroupCommit(Generic[Item, Result]):
-    def __init__(
-        self,
-        write: Writer,
-        *,
-        fails_all: Callable[[Exception], bool],
-        batch_size: int,
-        name: str,
-        linger: float = 0.0,
-    ) -> None:
+    def __init__(self, write: Writer, *, fails_all: Callable[[Exception], bool], batch_size: int, name: str) -> None:
         self._write = write
         self._fails_all = fails_all
         self._batch_size = max(batch_size, 1)
-        self._linger = linger
         self._name = name
         self._waiting: list[tuple[Item, asyncio.Future]] = []
         self._writer: asyncio.Task | None = None
@@ -74,8 +58,6 @@ class GroupCommit(Generic[Item, Result]):
                 # commit scheduled (the engine's lines telling the service of its replies) would wait
                 # for that one too: at 1,000 msg/s, 10-33 ms of each reply's median path (ad hoc).
                 await asyncio.sleep(0)
-                if self._linger and 0 < len(self._waiting) < self._batch_size:
-                    await asyncio.sleep(self._linger)  # more are coming: let them share the next write
         finally:  # cancelled (shutdown): nobody waits forever for a write that will not happen
             for _, future in batch + self._waiting:
                 if not future.done():

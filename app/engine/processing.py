@@ -28,8 +28,7 @@ class Processing:
     def __init__(self, sessions: async_sessionmaker, hooks: EngineHooks, settings: EngineSettings) -> None:
         self._sessions = sessions
         self._settings = settings
-        linger = settings.batch_linger_ms / 1000
-        engine = ConversationEngine(sessions, hooks, batch_size=settings.batch_size, linger=linger)
+        engine = ConversationEngine(sessions, hooks, batch_size=settings.batch_size)
         self.dispatcher = Dispatcher(engine.process_next, engine.give_up, workers=settings.workers)
         self._sweeper: asyncio.Task | None = None
 

@@ -39,20 +39,6 @@ async def test_callers_arriving_during_a_write_share_the_next_one():
     assert writer.batches == [["a"], ["b", "c", "d"]]
 
 
-async def test_under_load_the_next_write_lingers_for_more_callers_to_join():
-    writer = Writer()
-    writes = GroupCommit(writer, fails_all=lambda exc: False, batch_size=10, name="test writer", linger=0.2)
-    first = asyncio.create_task(writes.submit("a"))
-    await asyncio.sleep(0.001)  # "a" came with no write running: its write started at once, alone
-    second = asyncio.create_task(writes.submit("b"))  # came during it: the next write waits for more
-    await asyncio.sleep(0.02)  # the first write is done
-
-    results = await asyncio.gather(first, second, writes.submit("c"))
-
-    assert results == ["A", "B", "C"]
-    assert writer.batches == [["a"], ["b", "c"]]
-
-
 async def test_an_item_that_fails_its_batch_fails_alone():
     writer = Writer()
     writes = group(writer)
