@@ -102,7 +102,7 @@ class Services:
 
         hooks = EngineHooks(lambda: faq.current, live_routing, on_outbound, assigner.poke, publish, handoffs.notify)
         wanted = settings.engine.process and settings.engine.workers > 0
-        processing = EngineProcess(settings, hooks) if wanted else Processing(sessions, hooks, settings.engine)
+        processing = EngineProcess(settings, hooks) if wanted else Processing(db, hooks, settings.engine)
         intake = Intake(db, processing.notify)
         pullers = {key: a for key, a in adapters.items() if isinstance(a, PullAdapter)}
         puller = Puller(sessions, pullers, intake, leases=leadership.lease)

@@ -1,4 +1,4 @@
-"""What one batch of the conversation engine writes, as a few Core statements after its ORM flush.
+"""What one batch of the conversation engine writes, as a few Core statements.
 
 (The timers' wait notices of one tick use it too: in a promotion hundreds of chats wait.)
 
@@ -7,10 +7,11 @@ customers each opens a conversation with its first state transition. The ORM's u
 about as much CPU on those rows as deciding the messages took (objects, relationships, new ids
 fetched back); here each table's rows of the batch go in one executemany. A batch's conversations
 are plain values too (OpenConversation): building an ORM object for each cost about as much as
-the rest of opening it, and each change to one went through the ORM's instrumentation. What stays
-with the ORM is the rare writes of other helpers (a rating, the timers' notices).
+the rest of opening it, and each change to one went through the ORM's instrumentation. A batch
+runs on a plain connection (`write_on`); the timers' notices and broadcasts, on a session, have
+their ORM changes flushed first (`write`).
 
-The order keeps foreign keys whole: the flush (the ORM's changes), then new conversations, the
+The order keeps foreign keys whole: a session's flush (its ORM changes), then new conversations, the
 changes to those read, their transitions, the messages' processed marks and the replies, then the
 replies' outbox rows.
 On SQLite those statements and the COMMIT run in one call (app/store/sqlite_statements.py): when
@@ -26,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import Executable
 
 from adapters.base import OutboundMessage
@@ -75,6 +76,7 @@ class OpenConversation:
     priority: int | None = None
     handoff_reasons: list[str] | None = None
     queued_at: datetime | None = None
+    satisfaction: int | None = None
 
 
 CONVERSATION_COLUMNS = tuple(f.name for f in fields(OpenConversation))
@@ -117,20 +119,23 @@ class BatchWrites:
         return outbound_of(row)
 
     async def write(self, session: AsyncSession) -> None:
+        """The session's changes (its flush), then the batch's statements: see `write_on`."""
+        await session.flush()
+        await self.write_on(await session.connection())
+
+    async def write_on(self, connection: AsyncConnection) -> None:
         """The batch's last statements, in the order that keeps foreign keys whole (see above).
 
         On SQLite they run in one call with the COMMIT (app/store/sqlite_statements.py):
-        nothing may follow them in the transaction; the session's own COMMIT then has nothing to do.
+        nothing may follow them in the transaction; the caller's own COMMIT then has nothing to do.
         """
-        await session.flush()
         statements = self._statements()
-        connection = await session.connection()
         if connection.dialect.name == "sqlite":
             await write_and_commit(connection, statements)
             return
         for statement, rows in statements:
             if rows:
-                await session.execute(statement, rows)
+                await connection.execute(statement, rows)
 
     def _statements(self) -> list[tuple[Executable, list[dict[str, Any]]]]:
         now = utcnow()

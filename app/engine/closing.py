@@ -9,14 +9,15 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from adapters.base import Address, OutboundMessage
 from app import metrics
-from app.engine.batch_writes import PendingMessage
+from app.engine.batch_writes import CONVERSATION_COLUMNS, BatchWrites, OpenConversation, PendingMessage
 from app.engine.replies import add_reply
-from app.store.tables import Conversation, ConversationState, StateTransition, utcnow
+from app.store.sqlite_statements import read_rows
+from app.store.tables import Conversation, ConversationState, StateTransition, UTCDateTime, utcnow
 from routing.rules import Templates
 
 RATING = re.compile(r"^\s*([1-5])\s*(分|星)?\s*$")
@@ -45,30 +46,34 @@ async def close(
 
 
 async def record_rating(
-    session: AsyncSession, address: Address, message: PendingMessage, templates: Templates
+    connection: AsyncConnection, address: Address, message: PendingMessage, templates: Templates, writes: BatchWrites
 ) -> OutboundMessage | None:
-    """If `message` is a 1-5 answer to a recent close, store it on that conversation and thank the customer."""
+    """If `message` is a 1-5 answer to a recent close, stage it on that conversation and thank the customer."""
     found = RATING.match(message.text)
     if not found:
         return None
-    closed = await session.scalar(
-        select(Conversation)
-        .where(
-            Conversation.channel == address.channel,
-            Conversation.account == address.account,
-            Conversation.customer_id == address.customer_id,
-            Conversation.state == ConversationState.CLOSED,
-            Conversation.closed_at >= utcnow() - RATING_WINDOW,
-            Conversation.satisfaction.is_(None),
-        )
-        .order_by(Conversation.closed_at.desc())
-        .limit(1)
-    )
-    if closed is None:
+    where = {"channel": address.channel, "account": address.account, "customer": address.customer_id}
+    rows = await read_rows(connection, _RECENTLY_CLOSED, {**where, "since": utcnow() - RATING_WINDOW})
+    if not rows:
         return None
-    closed.satisfaction = int(found.group(1))
+    closed = OpenConversation(*rows[0])
+    writes.change(closed, satisfaction=int(found.group(1)))
     metrics.SATISFACTION.labels(str(closed.satisfaction)).inc()
     message.conversation_id = closed.id
-    return await add_reply(
-        session, closed, sender="system", text=templates.rated, in_reply_to=message.platform_message_id
+    return writes.reply(closed, sender="system", text=templates.rated, in_reply_to=message.platform_message_id)
+
+
+_CONVERSATIONS = Conversation.__table__.c
+_RECENTLY_CLOSED = (  # the customer's latest conversation closed since `since`, not yet rated
+    select(*(_CONVERSATIONS[name] for name in CONVERSATION_COLUMNS))
+    .where(
+        Conversation.channel == bindparam("channel"),
+        Conversation.account == bindparam("account"),
+        Conversation.customer_id == bindparam("customer"),
+        Conversation.state == ConversationState.CLOSED,
+        Conversation.closed_at >= bindparam("since", type_=UTCDateTime()),
+        Conversation.satisfaction.is_(None),
     )
+    .order_by(Conversation.closed_at.desc())
+    .limit(1)
+)

@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import CompoundSelect, bindparam, select, union_all
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.engine.bot import NOBODY_ONLINE, Turn
 from app.store.sqlite_statements import read_rows
@@ -20,7 +20,7 @@ UNHELPFUL = {"suggest", "clarify"}
 _PER_STATEMENT = 50  # conversations read by one statement (SQLite allows 500 SELECTs in a compound one)
 
 
-async def recent_messages(session: AsyncSession, before: Mapping[str, int]) -> dict[str, list[PastMessage]]:
+async def recent_messages(connection: AsyncConnection, before: Mapping[str, int]) -> dict[str, list[PastMessage]]:
     """Each conversation's messages older than the given message id, newest first, at most RECENT.
 
     `before`: conversation id -> the id of the message about to be handled. One statement for a
@@ -30,7 +30,6 @@ async def recent_messages(session: AsyncSession, before: Mapping[str, int]) -> d
     """
     found: dict[str, list[PastMessage]] = {conversation_id: [] for conversation_id in before}
     pairs = list(before.items())
-    connection = await session.connection() if pairs else None
     for start in range(0, len(pairs), _PER_STATEMENT):
         chunk = pairs[start : start + _PER_STATEMENT]
         params: dict[str, Any] = {}

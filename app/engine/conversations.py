@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from sqlalchemy import Select, and_, bindparam, func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.base import Address, OutboundMessage
 from app import metrics
@@ -27,6 +27,7 @@ from app.engine.group_commit import GroupCommit
 from app.engine.outage import is_outage
 from app.engine.waiting import SUPERVISORS
 from app.knowledge import Routing
+from app.store.database import session_factory
 from app.store.sqlite_statements import read_rows
 from app.store.tables import Conversation, ConversationState, Message, new_id, utcnow
 from faq.knowledge_base import KnowledgeBase
@@ -68,8 +69,9 @@ class ConversationEngine:
     stays with its own message; a store outage fails them all.
     """
 
-    def __init__(self, sessions: async_sessionmaker, hooks: EngineHooks, *, batch_size: int = 16) -> None:
-        self._sessions = sessions
+    def __init__(self, db: AsyncEngine, hooks: EngineHooks, *, batch_size: int = 16) -> None:
+        self._db = db  # a batch reads and writes rows, no objects: a connection (a session's set-up cost more)
+        self._sessions = session_factory(db)  # giving up on a message
         self._hooks = hooks
         self._batches: GroupCommit[Address, bool] = GroupCommit(
             self._process_together, fails_all=is_outage, batch_size=batch_size, name="conversation engine"
@@ -87,22 +89,21 @@ class ConversationEngine:
         """One transaction for the next message of each address; then the after-commit work of each."""
         outcomes: list[Handled | bool | Exception] = []
         writes = BatchWrites()
-        async with self._sessions.begin() as session:
-            with session.no_autoflush:  # nothing is written before `writes` writes the batch
-                held = [a for a in dict.fromkeys(addresses) if await hold_conversation(session, a)]
-                pending = await _next_pending_and_open(session, held)  # after the locks: what is pending now
-                recent = await recent_messages(session, _history_ends(pending))
-                holding, seen = set(held), set()
-                for address in addresses:
-                    if address in seen:  # its staged message is unflushed: it would be handled twice
-                        outcomes.append(True)  # so the caller comes back once this one is committed
-                    elif address not in holding:
-                        outcomes.append(ConversationBusy(address))
-                    else:
-                        found = pending.get(address, ())
-                        outcomes.append(await self._handle_next(session, address, found, recent, writes))
-                    seen.add(address)
-            await writes.write(session)
+        async with self._db.begin() as connection:
+            held = [a for a in dict.fromkeys(addresses) if await hold_conversation(connection, a)]
+            pending = await _next_pending_and_open(connection, held)  # after the locks: what is pending now
+            recent = await recent_messages(connection, _history_ends(pending))
+            holding, seen = set(held), set()
+            for address in addresses:
+                if address in seen:  # its staged message is unwritten: it would be handled twice
+                    outcomes.append(True)  # so the caller comes back once this one is committed
+                elif address not in holding:
+                    outcomes.append(ConversationBusy(address))
+                else:
+                    found = pending.get(address, ())
+                    outcomes.append(await self._handle_next(connection, address, found, recent, writes))
+                seen.add(address)
+            await writes.write_on(connection)
         for outcome in outcomes:
             if isinstance(outcome, Handled):
                 try:
@@ -113,7 +114,7 @@ class ConversationEngine:
 
     async def _handle_next(
         self,
-        session: AsyncSession,
+        connection: AsyncConnection,
         address: Address,
         pending: Sequence[tuple[PendingMessage, OpenConversation | None]],
         recent: Mapping[str, Sequence[PastMessage]],
@@ -129,7 +130,7 @@ class ConversationEngine:
         (message, current), routing = pending[0], self._hooks.routing()
         thanks = None
         if current is None:  # a bare 1-5 right after a close rates it
-            thanks = await record_rating(session, address, message, routing.rules.templates)
+            thanks = await record_rating(connection, address, message, routing.rules.templates, writes)
         if thanks is not None:
             outbound, decision, conversation = [thanks], None, None
         else:
@@ -236,7 +237,7 @@ def _record(message: PendingMessage, conversation: OpenConversation, decision: D
 
 
 async def _next_pending_and_open(
-    session: AsyncSession, addresses: list[Address]
+    connection: AsyncConnection, addresses: list[Address]
 ) -> dict[Address, list[tuple[PendingMessage, OpenConversation | None]]]:
     """For each address, its oldest two unprocessed messages with its open conversation (or None).
 
@@ -245,7 +246,6 @@ async def _next_pending_and_open(
     customers: dict[tuple[str, str], list[str]] = {}
     for address in addresses:
         customers.setdefault((address.channel, address.account), []).append(address.customer_id)
-    connection = await session.connection()
     found: dict[Address, list[tuple[PendingMessage, OpenConversation | None]]] = {}
     for (channel, account), ids in customers.items():
         query = {"channel": channel, "account": account, **{f"customer_{n}": c for n, c in enumerate(ids)}}

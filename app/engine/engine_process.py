@@ -39,7 +39,7 @@ from app.engine.conversations import EngineHooks
 from app.engine.processing import Processing
 from app.knowledge import LiveKnowledge
 from app.settings import Settings
-from app.store.database import create_engine, session_factory
+from app.store.database import create_engine
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ async def _child() -> None:
         decided=reports.decided.append,
     )
     db = create_engine(settings.database_url, checkpoint_on_commit=False)  # the service checkpoints
-    processing = Processing(session_factory(db), hooks, settings.engine)
+    processing = Processing(db, hooks, settings.engine)
     reporting = asyncio.create_task(reports.every_second())
     processing.start()
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.base import Address
 
@@ -30,8 +30,8 @@ def lock_key(address: Address) -> int:
     return int.from_bytes(digest.digest(), "big", signed=True)
 
 
-async def hold_conversation(session: AsyncSession, address: Address) -> bool:
+async def hold_conversation(connection: AsyncConnection, address: Address) -> bool:
     """Take the conversation for this transaction; False when another instance has it."""
-    if session.bind.dialect.name != "postgresql":
+    if connection.dialect.name != "postgresql":
         return True
-    return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(lock_key(address)))))
+    return bool(await connection.scalar(select(func.pg_try_advisory_xact_lock(lock_key(address)))))

@@ -11,12 +11,13 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.base import Address
 from app.engine.conversations import ConversationEngine, EngineHooks
 from app.engine.dispatcher import Dispatcher
 from app.settings import EngineSettings
+from app.store.database import session_factory
 from app.store.tables import Message, utcnow
 
 log = logging.getLogger(__name__)
@@ -25,10 +26,10 @@ log = logging.getLogger(__name__)
 class Processing:
     """`notify(address)` after a message is stored; `start`, `resume` once; `drain` at the end."""
 
-    def __init__(self, sessions: async_sessionmaker, hooks: EngineHooks, settings: EngineSettings) -> None:
-        self._sessions = sessions
+    def __init__(self, db: AsyncEngine, hooks: EngineHooks, settings: EngineSettings) -> None:
+        self._sessions = session_factory(db)
         self._settings = settings
-        engine = ConversationEngine(sessions, hooks, batch_size=settings.batch_size)
+        engine = ConversationEngine(db, hooks, batch_size=settings.batch_size)
         self.dispatcher = Dispatcher(engine.process_next, engine.give_up, workers=settings.workers)
         self._sweeper: asyncio.Task | None = None
 

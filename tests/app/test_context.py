@@ -35,7 +35,8 @@ async def test_each_conversation_reads_its_own_latest_messages_before_its_bound(
         session.add_all(rows["long"][3:])
         await session.flush()
         handled = rows["long"][15]  # the message about to be handled: the ones after it are not history
-        found = await recent_messages(session, {long.id: handled.id, short.id: 10**9, empty.id: 10**9})
+        bounds = {long.id: handled.id, short.id: 10**9, empty.id: 10**9}
+        found = await recent_messages(await session.connection(), bounds)
 
     assert [row.meta["n"] for row in found[long.id]] == list(range(14, 14 - RECENT, -1))
     assert [row.meta["n"] for row in found[short.id]] == [2, 1, 0]
@@ -45,7 +46,7 @@ async def test_each_conversation_reads_its_own_latest_messages_before_its_bound(
 
 async def test_no_conversation_reads_nothing(store: AsyncEngine) -> None:
     async with session_factory(store)() as session:
-        assert await recent_messages(session, {}) == {}
+        assert await recent_messages(await session.connection(), {}) == {}
 
 
 async def test_a_batch_larger_than_one_statement_reads_every_conversation(store: AsyncEngine) -> None:
@@ -54,5 +55,5 @@ async def test_a_batch_larger_than_one_statement_reads_every_conversation(store:
         await session.flush()
         session.add_all([_message(chat, 0) for chat in chats])
         await session.flush()
-        found = await recent_messages(session, {chat.id: 10**9 for chat in chats})
+        found = await recent_messages(await session.connection(), {chat.id: 10**9 for chat in chats})
     assert all(len(found[chat.id]) == 1 for chat in chats)

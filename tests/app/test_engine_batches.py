@@ -31,7 +31,7 @@ def ignore(*args: object) -> None:
 
 
 def conversation_engine(store) -> ConversationEngine:
-    return ConversationEngine(session_factory(store), EngineHooks(lambda: KB, lambda: ROUTING, *[ignore] * 4))
+    return ConversationEngine(store, EngineHooks(lambda: KB, lambda: ROUTING, *[ignore] * 4))
 
 
 async def arrive(store, customer: str, *texts: str, profile: dict | None = None) -> Address:

@@ -29,22 +29,27 @@ PRIVATE = "身份证110101199003071234，寄到上海市徐汇区漕溪北路88�
 
 
 @pytest.fixture
-async def sessions(database_url: str) -> AsyncIterator:
+async def db(database_url: str) -> AsyncIterator:
     engine = create_engine(database_url)
     async with engine.begin() as connection:
         await connection.run_sync(Base.metadata.create_all)
-    yield session_factory(engine)
+    yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+def sessions(db):
+    return session_factory(db)
 
 
 def ignore(*args: object) -> None:
     """Outbox, assigner, consoles and platform: not part of an export."""
 
 
-async def converse(sessions, customer: str, *texts: str) -> None:
+async def converse(db, customer: str, *texts: str) -> None:
     """Each text arrives and the real engine decides and stores it, as in production."""
     hooks = EngineHooks(lambda: KB, lambda: ROUTING, ignore, ignore, ignore, ignore)
-    engine = ConversationEngine(sessions, hooks)
+    engine, sessions = ConversationEngine(db, hooks), session_factory(db)
     address = Address("web", "default", customer)
     for number, text in enumerate(texts):
         async with sessions.begin() as session:
@@ -53,12 +58,12 @@ async def converse(sessions, customer: str, *texts: str) -> None:
 
 
 @pytest.fixture
-async def store(sessions):
-    await converse(sessions, "u-old", "能开发票吗")
+async def store(db, sessions):
+    await converse(db, "u-old", "能开发票吗")
     async with sessions.begin() as session:
         await session.execute(update(Conversation).values(created_at=datetime.now(UTC) - timedelta(days=30)))
-    await converse(sessions, "u-ship", PRIVATE, "发什么快递")
-    await converse(sessions, "u-human", "能开发票吗", "转人工", "在吗")
+    await converse(db, "u-ship", PRIVATE, "发什么快递")
+    await converse(db, "u-human", "能开发票吗", "转人工", "在吗")
     return sessions
 
 
