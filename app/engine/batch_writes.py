@@ -83,7 +83,7 @@ CONVERSATION_COLUMNS = tuple(f.name for f in fields(OpenConversation))
 
 
 class BatchWrites:
-    """The rows one batch stages while it decides, written together by `write` before its commit."""
+    """The rows one batch stages while it decides, written together by `write_on` (or `write`) before its commit."""
 
     def __init__(self) -> None:
         self._opened: dict[str, OpenConversation] = {}
