@@ -17,6 +17,7 @@ at once, without backing off. Here every aiohttp failure becomes the httpx error
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from urllib.request import getproxies, proxy_bypass_environment
 
@@ -41,7 +42,8 @@ def http_client(timeout_seconds: float, max_connections: int = 100) -> httpx.Asy
 
 
 class CookielessClient(httpx.AsyncClient):
-    """httpx's client whose cookie jar keeps no response's Set-Cookie, so none is sent back."""
+    """httpx's client whose cookie jar keeps no response's Set-Cookie, so none is sent back, and which
+    parses each URL string once."""
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -50,6 +52,11 @@ class CookielessClient(httpx.AsyncClient):
     @property
     def cookies(self) -> httpx.Cookies:  # read-only: replacing the jar is an error
         return self._jar
+
+    def build_request(self, method: str, url: httpx.URL | str, **options: Any) -> httpx.Request:
+        """Adapters call the same few URLs (a shop's callback, a platform's send endpoint), and httpx parses
+        a URL string in pure Python on every request: about a sixth of a request's CPU here (ad hoc)."""
+        return super().build_request(method, _parsed(url) if isinstance(url, str) else url, **options)
 
 
 class _NoCookies(httpx.Cookies):
@@ -108,6 +115,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if not self._proxies or proxy_bypass_environment(url.host, self._proxies):
             return None
         return self._proxies.get(url.scheme)
+
+
+@lru_cache(maxsize=256)
+def _parsed(url: str) -> httpx.URL:
+    return httpx.URL(url)  # immutable: a request's params give it a new URL
 
 
 def _httpx_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError:

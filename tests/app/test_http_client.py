@@ -122,6 +122,33 @@ async def test_keeps_connections_alive_between_requests(serve) -> None:
     assert connections == 1
 
 
+async def test_one_url_called_with_different_params_sends_each_its_own(serve) -> None:
+    """The client parses a URL string once and keeps it: a request's params must not stay on it."""
+    heads: list[bytes] = []
+
+    async def keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while not reader.at_eof():
+            try:
+                heads.append((await _read_request(reader))[0])
+            except asyncio.IncompleteReadError:
+                break
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+    url = await serve(keep_alive)
+    async with http_client(5) as client:
+        await client.post(url, params={"access_token": "old"})
+        await client.post(url, params={"access_token": "new"})
+        await client.post(url + "?page=2")
+        await client.post(url)
+    assert [head.split(b" ")[1] for head in heads] == [
+        b"/send?access_token=old",
+        b"/send?access_token=new",
+        b"/send?page=2",
+        b"/send",
+    ]
+
+
 async def _drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     await _read_request(reader)
     writer.close()
