@@ -26,14 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.base import Address, InboundMessage
 from app import metrics
 from app.engine.group_commit import GroupCommit
-from app.engine.intake_sqlite import SQLiteRows
+from app.engine.intake_sqlite import HAS_PLATFORM_ID, PLATFORM_ID, SQLiteRows
 from app.store.tables import Message
 
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]  # channel, account, platform message id
 MESSAGES = Message.__table__
-UNIQUE = [MESSAGES.c.channel, MESSAGES.c.account, MESSAGES.c.platform_message_id]
 
 
 class Intake:
@@ -80,7 +79,9 @@ def _about_one_row(exc: Exception) -> bool:
 # INSERT … ON CONFLICT DO NOTHING RETURNING, which SQLite and PostgreSQL spell the same way; built
 # once per dialect: building and keying it cost about as much as running it for a small batch.
 _INSERT_NEW = {
-    name: insert(MESSAGES).on_conflict_do_nothing(index_elements=UNIQUE).returning(*UNIQUE)
+    name: insert(MESSAGES)
+    .on_conflict_do_nothing(index_elements=PLATFORM_ID, index_where=HAS_PLATFORM_ID)
+    .returning(*PLATFORM_ID)
     for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
 }
 

@@ -38,7 +38,10 @@ COLUMNS = (
     "sent_at",
     "created_at",
 )
-_KEY = [MESSAGES.c.channel, MESSAGES.c.account, MESSAGES.c.platform_message_id]
+# An inbound message's platform id, unique per channel and account. Its index covers only the rows
+# that have one (replies have none), so ON CONFLICT names that condition too.
+PLATFORM_ID = [MESSAGES.c.channel, MESSAGES.c.account, MESSAGES.c.platform_message_id]
+HAS_PLATFORM_ID = MESSAGES.c.platform_message_id.is_not(None)
 
 
 class SQLiteRows:
@@ -47,7 +50,11 @@ class SQLiteRows:
     def __init__(self, db: AsyncEngine, make_id: Callable[[], str] = new_id) -> None:
         self._db = db
         self._make_id = make_id  # the column's default; benchmarks/intake_ids.py compares another
-        statement = insert(MESSAGES).on_conflict_do_nothing(index_elements=_KEY).returning(MESSAGES.c.id)
+        statement = (
+            insert(MESSAGES)
+            .on_conflict_do_nothing(index_elements=PLATFORM_ID, index_where=HAS_PLATFORM_ID)
+            .returning(MESSAGES.c.id)
+        )
         self._statement = SQLiteStatement(statement, db.dialect, COLUMNS)
 
     async def __call__(self, rows: list[dict]) -> list[bool | Exception]:

@@ -60,6 +60,15 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
 
 
+def only_when_set(column: str) -> dict[str, Any]:
+    """A partial index over the rows where `column` is set. A row written without it (a conversation
+    not yet handed off, a reply with no platform id) touches one index fewer: on SQLite a B-tree page
+    fewer to read and to write to the log in its transaction. A query comparing the column (=, <, >=,
+    IN) implies the condition, so SQLite and PostgreSQL still use the index for it."""
+    condition = text(f"{column} IS NOT NULL")
+    return {"sqlite_where": condition, "postgresql_where": condition}
+
+
 class ConversationState:
     BOT = "bot"
     QUEUED = "queued"
@@ -83,10 +92,11 @@ class Conversation(Base):
         ),
         Index("ix_conversations_address", "channel", "account", "customer_id"),  # a customer's past ones too
         Index("ix_conversations_state", "state"),  # the assigner's and timers' queries, every second
-        Index("ix_conversations_assigned_at", "assigned_at"),  # recent throughput, for the ETA
-        Index("ix_conversations_queued_at", "queued_at"),  # ops figures and reports: handoffs of a period
-        Index("ix_conversations_closed_at", "closed_at"),  # ... and closes (ratings) of a period
-        Index("ix_conversations_created_at", "created_at"),  # ... and those started in a period (daily report)
+        Index("ix_conversations_agent_id", "agent_id", **only_when_set("agent_id")),  # an agent's chats
+        Index("ix_conversations_assigned_at", "assigned_at", **only_when_set("assigned_at")),  # throughput, for the ETA
+        Index("ix_conversations_queued_at", "queued_at", **only_when_set("queued_at")),  # handoffs of a period
+        Index("ix_conversations_closed_at", "closed_at", **only_when_set("closed_at")),  # closes (ratings) of a period
+        Index("ix_conversations_created_at", "created_at"),  # those started in a period (daily report)
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -99,7 +109,7 @@ class Conversation(Base):
     level: Mapped[str | None] = mapped_column(String(2))  # L1 | L2 | L3
     priority: Mapped[int | None] = mapped_column(Integer)
     handoff_reasons: Mapped[list[str] | None] = mapped_column(JSON)
-    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id", name="fk_conversations_agent_id"), index=True)
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id", name="fk_conversations_agent_id"))
     queued_at: Mapped[datetime | None] = mapped_column()
     notified_at: Mapped[datetime | None] = mapped_column()  # the last place-in-queue notice
     assigned_at: Mapped[datetime | None] = mapped_column()
@@ -140,7 +150,14 @@ class Message(Base):
 
     __tablename__ = "messages"
     __table_args__ = (
-        Index("uq_messages_platform_id", "channel", "account", "platform_message_id", unique=True),
+        Index(  # an inbound message's platform id; replies have none
+            "uq_messages_platform_id",
+            "channel",
+            "account",
+            "platform_message_id",
+            unique=True,
+            **only_when_set("platform_message_id"),
+        ),
         Index("ix_messages_address", "channel", "account", "customer_id", "id"),
         Index(
             "ix_messages_pending",
@@ -148,7 +165,9 @@ class Message(Base):
             sqlite_where=text("direction = 'in' AND processed_at IS NULL"),
             postgresql_where=text("direction = 'in' AND processed_at IS NULL"),
         ),
-        Index("ix_messages_conversation", "conversation_id", "id"),
+        Index(
+            "ix_messages_conversation", "conversation_id", "id", **only_when_set("conversation_id")
+        ),  # set once decided
         Index("ix_messages_created_at", "created_at"),  # ops figures, gaps and reports read a period's messages
     )
 
