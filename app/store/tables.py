@@ -165,9 +165,8 @@ class Message(Base):
             sqlite_where=text("direction = 'in' AND processed_at IS NULL"),
             postgresql_where=text("direction = 'in' AND processed_at IS NULL"),
         ),
-        Index(
-            "ix_messages_conversation", "conversation_id", "id", **only_when_set("conversation_id")
-        ),  # set once decided
+        # a message's conversation is set when the engine decides it
+        Index("ix_messages_conversation", "conversation_id", "id", **only_when_set("conversation_id")),
         Index("ix_messages_created_at", "created_at"),  # ops figures, gaps and reports read a period's messages
     )
 

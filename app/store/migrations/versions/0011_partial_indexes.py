@@ -1,4 +1,4 @@
-"""indexes over the rows where their column is set: a new conversation and a reply touch six fewer
+"""indexes over the rows where their column is set: a row written before it is set skips them
 
 Revision ID: 0011
 Revises: 0010
