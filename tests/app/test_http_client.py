@@ -101,47 +101,43 @@ async def test_a_multipart_upload_is_sent_whole(serve) -> None:
     assert b"\xff\xd8 image bytes" in bodies[0]
 
 
-async def test_keeps_connections_alive_between_requests(serve) -> None:
-    connections = 0
+class _KeepAlive:
+    """Answers every request on a connection with 200 "ok", noting the connections and each request's head."""
 
-    async def keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
+    def __init__(self) -> None:
+        self.connections = 0
+        self.heads: list[bytes] = []
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         while not reader.at_eof():
             try:
-                await _read_request(reader)
+                self.heads.append((await _read_request(reader))[0])
             except asyncio.IncompleteReadError:
                 break
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
             await writer.drain()
 
-    url = await serve(keep_alive)
+
+async def test_keeps_connections_alive_between_requests(serve) -> None:
+    server = _KeepAlive()
+    url = await serve(server)
     async with http_client(5) as client:
         for _ in range(5):
             assert (await client.get(url)).text == "ok"
-    assert connections == 1
+    assert server.connections == 1
 
 
 async def test_one_url_called_with_different_params_sends_each_its_own(serve) -> None:
     """The client parses a URL string once and keeps it: a request's params must not stay on it."""
-    heads: list[bytes] = []
-
-    async def keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while not reader.at_eof():
-            try:
-                heads.append((await _read_request(reader))[0])
-            except asyncio.IncompleteReadError:
-                break
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            await writer.drain()
-
-    url = await serve(keep_alive)
+    server = _KeepAlive()
+    url = await serve(server)
     async with http_client(5) as client:
         await client.post(url, params={"access_token": "old"})
         await client.post(url, params={"access_token": "new"})
         await client.post(url + "?page=2")
         await client.post(url)
-    assert [head.split(b" ")[1] for head in heads] == [
+    assert [head.split(b" ")[1] for head in server.heads] == [
         b"/send?access_token=old",
         b"/send?access_token=new",
         b"/send?page=2",
