@@ -51,6 +51,30 @@ class UTCDateTime(TypeDecorator):
         return value
 
 
+class InlineString(TypeDecorator):
+    """A string column that a partial index's condition names (`state != 'closed'`, `direction = 'in'`):
+    a constant compared with it is written into the SQL, not bound.
+
+    To use such an index SQLite's planner reads a bound value, and then plans the statement afresh
+    every time a value is bound again: at every execution. The engine's read of pending messages
+    cost 92 µs instead of 24 so (ad hoc, warm cache). PostgreSQL's generic plans of a prepared
+    statement cannot use the index with a parameter at all."""
+
+    impl = String
+    cache_ok = True
+
+    class comparator_factory(TypeDecorator.Comparator, String.Comparator):  # noqa: N801 (SQLAlchemy's name)
+        def operate(self, op: Any, *other: Any, **kwargs: Any) -> Any:
+            return super().operate(op, *(_written(value) for value in other), **kwargs)
+
+
+def _written(value: Any) -> Any:
+    """A word such as 'closed' as SQL text; any other value stays bound (nothing to quote or escape)."""
+    if isinstance(value, str) and value.isascii() and value.isidentifier():
+        return text(f"'{value}'")
+    return value
+
+
 # None stored as SQL NULL rather than the JSON text 'null' (read back as None all the same): no
 # encoding for the many messages without a profile or a decision.
 NULLABLE_JSON = JSON(none_as_null=True)
@@ -103,7 +127,7 @@ class Conversation(Base):
     channel: Mapped[str] = mapped_column(String(32))
     account: Mapped[str] = mapped_column(String(64))
     customer_id: Mapped[str] = mapped_column(String(128))
-    state: Mapped[str] = mapped_column(String(16), default=ConversationState.BOT)
+    state: Mapped[str] = mapped_column(InlineString(16), default=ConversationState.BOT)
     customer: Mapped[dict[str, Any]] = mapped_column(default=dict)
     queue: Mapped[str | None] = mapped_column(String(64))  # set by a handoff
     level: Mapped[str | None] = mapped_column(String(2))  # L1 | L2 | L3
@@ -177,7 +201,7 @@ class Message(Base):
     channel: Mapped[str] = mapped_column(String(32))
     account: Mapped[str] = mapped_column(String(64))
     customer_id: Mapped[str] = mapped_column(String(128))
-    direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
+    direction: Mapped[str] = mapped_column(InlineString(3))  # "in" | "out"
     sender: Mapped[str] = mapped_column(String(16))  # customer | bot | agent | system
     platform_message_id: Mapped[str | None] = mapped_column(String(128))
     text: Mapped[str] = mapped_column(Text)
