@@ -63,6 +63,7 @@ def serve(
     """Run the HTTP service (webhooks, chat widget, health) with uvicorn."""
     import uvicorn
 
+    from app.http_server import HttpProtocol
     from app.main import create_app
     from app.settings import get_settings
 
@@ -72,6 +73,7 @@ def serve(
         create_app(settings),
         host=host,
         port=port,
+        http=HttpProtocol,  # each response in one write
         access_log=access_log,
         proxy_headers=trusted_proxies is not None,  # the client's IP, for the per-IP webhook limit
         forwarded_allow_ips=trusted_proxies,

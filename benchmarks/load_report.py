@@ -266,7 +266,8 @@ def header(args, load: float, two) -> list[str]:
         f"--rates {','.join(map(str, args.rates))} --rate-seconds {args.rate_seconds:g} "
         f"--goal-rounds {args.goal_rounds} --drain-limit {args.drain_limit:g}"
         f"{'' if args.child_processes else ' --no-child-processes'}`",
-        "- kefu: `kefu migrate` + `kefu serve` (one uvicorn worker, uvloop, httptools, no access log), a fresh "
+        "- kefu: `kefu migrate` + `kefu serve` (one uvicorn worker, uvloop, httptools with each response in one "
+        "write, no access log), a fresh "
         "SQLite file, `KEFU_ENV=test`, `KEFU_LOG_LEVEL=WARNING`, the sample FAQ and rules, engine and outbox at "
         "their defaults"
         + (

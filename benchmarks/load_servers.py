@@ -52,7 +52,7 @@ def children(pid: int) -> list[int]:
 
 
 def trivial_app() -> FastAPI:
-    """The ceiling: a FastAPI POST that does nothing (`uvicorn --factory benchmarks.load_servers:trivial_app`)."""
+    """The ceiling: a FastAPI POST that does nothing."""
     app = FastAPI()
 
     @app.post("/webhooks/web")
@@ -60,6 +60,15 @@ def trivial_app() -> FastAPI:
         return {"ok": True}
 
     return app
+
+
+def serve_trivial_app(port: int) -> None:
+    """The ceiling's process: uvicorn as `kefu serve` runs it, its HTTP protocol included."""
+    import uvicorn
+
+    from app.http_server import HttpProtocol
+
+    uvicorn.run(trivial_app(), port=port, http=HttpProtocol, access_log=False, log_level="warning", log_config=None)
 
 
 @dataclass
@@ -128,11 +137,15 @@ async def start_kefu(workdir: Path, settings: dict[str, str], *, migrate: bool =
 
 
 async def start_ceiling(workdir: Path) -> Served:
-    """The trivial app under uvicorn with kefu's settings: one worker, uvloop and httptools, no access log."""
+    """The trivial app under uvicorn with kefu's settings: one worker, uvloop and httptools (kefu's
+    protocol: each response in one write), no access log."""
     port, log = free_port(), workdir / "ceiling.log"
-    factory = "benchmarks.load_servers:trivial_app"
-    command = [sys.executable, "-m", "uvicorn", "--factory", factory, "--port", str(port), "--no-access-log"]
-    served = Served(_spawn([*command, "--log-level", "warning"], ROOT, clean_env(), log), port, log)
+    command = [
+        sys.executable,
+        "-c",
+        f"from benchmarks.load_servers import serve_trivial_app; serve_trivial_app({port})",
+    ]
+    served = Served(_spawn(command, ROOT, clean_env(), log), port, log)
     await served.wait_ready("POST", "/webhooks/web")
     return served
 
