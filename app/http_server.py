@@ -4,7 +4,8 @@ uvicorn writes a response's status line and headers, then its body, and uvloop s
 at once: two send() calls and two TCP segments per webhook answered, and the platform's client
 woken twice for one answer. Here a connection's writes made in one turn of the event loop are
 joined and sent at the end of that turn. At 1,000 msg/s the service was preempted about a third
-less often and used 20-40 µs less CPU per message (ad hoc; docs/performance.md).
+less often, and used 20-40 µs less CPU per message in five ad hoc pairs of six
+(docs/performance.md).
 """
 
 from __future__ import annotations
